@@ -9,7 +9,13 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['api/**/*.test.ts', 'plugins/**/*.test.ts', 'shim/**/*.test.ts', 'snapshots/**/*.test.ts', 'native/**/*.test.ts'],
+          include: [
+            'api/**/*.test.ts',
+            'plugins/**/*.test.ts',
+            'shim/**/*.test.ts',
+            'snapshots/**/*.test.ts',
+            'native/**/*.test.ts',
+          ],
           testTimeout: 20_000,
         },
       },

@@ -45,6 +45,8 @@ export interface InitContext<C = unknown> {
   onClose(d: Disposable | (() => void | Promise<void>)): void;
   /** Capabilities and exports shown by introspection. */
   meta: PluginMeta;
+  /** Live view of every plugin's record, for introspection. */
+  records(): readonly import('./registry.js').PluginRecord[];
 }
 
 export interface DaemonInfo {

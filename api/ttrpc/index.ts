@@ -1,0 +1,61 @@
+export {
+  HEADER_LENGTH,
+  MESSAGE_LENGTH_MAX,
+  MessageType,
+  Flags,
+  FrameReader,
+  OversizedMessageError,
+  encodeHeader,
+  decodeHeader,
+  encodeFrame,
+  oversizedMessage,
+  type Frame,
+  type FrameEvent,
+  type FrameHeader,
+} from './frame.js';
+export {
+  encodeRequest,
+  decodeRequest,
+  encodeResponse,
+  decodeResponse,
+  encodeStatus,
+  decodeStatus,
+  type AnyMessage,
+  type KeyValue,
+  type RequestEnvelope,
+  type ResponseEnvelope,
+  type RpcStatus,
+} from './envelope.js';
+export {
+  encodeMessage,
+  type MessageCodec,
+  type MethodDefinition,
+  type ServiceDefinition,
+  type RequestOf,
+  type ResponseOf,
+} from './definition.js';
+export {
+  TtrpcServer,
+  type CallContext,
+  type CloseOptions,
+  type ListenOptions,
+  type MethodHandler,
+  type ServiceImplementation,
+  type UnaryHandler,
+  type ServerStreamingHandler,
+  type ClientStreamingHandler,
+  type BidiStreamingHandler,
+} from './server.js';
+export {
+  TtrpcClient,
+  makeClient,
+  type CallOptions,
+  type ClientMethod,
+  type ClientStream,
+  type CloseListener,
+  type ConnectOptions,
+  type Metadata,
+  type StreamOptions,
+  type TypedClient,
+} from './client.js';
+export { AsyncQueue } from './queue.js';

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// berth-shim: the runtime v2 shim. `start` and `delete` are the daemon's
+// subcommands; with no subcommand this is the long-running server `start` launches.
+// Bundled into one file (shim/build.mjs) because the daemon runs it per container.
+
+import { fileURLToPath } from 'node:url';
+import { deleteShim } from '../shim/delete.js';
+import { FlagError, parseFlags } from '../shim/flags.js';
+import { runServer } from '../shim/server.js';
+import { startShim } from '../shim/start.js';
+
+function fail(msg: string, code = 1): never {
+  process.stderr.write(`berth-shim: ${msg}\n`);
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  let flags;
+  try {
+    flags = parseFlags(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof FlagError) fail(err.message, 2);
+    throw err;
+  }
+  if (flags.version) {
+    const { VERSION, REVISION } = await import('../api/version.js');
+    process.stdout.write(`berth-shim:\n  Version: ${VERSION}\n  Revision: ${REVISION}\n`);
+    return;
+  }
+  const [command, ...rest] = flags.args;
+  if (rest.length > 0) fail(`unexpected arguments: ${rest.join(' ')}`, 2);
+
+  switch (command) {
+    case undefined:
+      await runServer(flags);
+      return;
+    case 'start': {
+      const script = fileURLToPath(import.meta.url);
+      const { address } = await startShim(flags, { script });
+      process.stdout.write(address);
+      process.exit(0);
+    }
+    case 'delete': {
+      const response = await deleteShim(flags, (m) => process.stderr.write(`${m}\n`));
+      process.stdout.write(response, () => process.exit(0));
+      return;
+    }
+    default:
+      fail(`unknown command ${JSON.stringify(command)}`, 2);
+  }
+}
+
+main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));

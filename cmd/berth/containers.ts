@@ -1,0 +1,88 @@
+import type { Command } from 'commander';
+import type { Container } from '../../api/client/index.js';
+import { fromTimestamp } from '../../api/timestamp.js';
+import { unpackJson } from '../../api/typeurl.js';
+import { labelsString, parseLabelArgs, printJSON, table } from './output.js';
+import { withClient } from './context.js';
+
+/** Container record as readable JSON: the spec decoded, options shown by type. */
+export function containerInfo(c: Container) {
+  return {
+    ID: c.id,
+    Labels: c.labels,
+    Image: c.image,
+    Runtime: { Name: c.runtime?.name, Options: c.runtime?.options?.typeUrl || undefined },
+    SnapshotKey: c.snapshotKey,
+    Snapshotter: c.snapshotter,
+    CreatedAt: fromTimestamp(c.createdAt)?.toISOString(),
+    UpdatedAt: fromTimestamp(c.updatedAt)?.toISOString(),
+    Extensions: Object.fromEntries(Object.entries(c.extensions).map(([k, v]) => [k, v.typeUrl])),
+    Spec: c.spec ? unpackJson(c.spec) : undefined,
+  };
+}
+
+export function registerContainers(program: Command) {
+  const cs = program
+    .command('containers')
+    .aliases(['container', 'c'])
+    .description('manage containers');
+  cs.command('ls [filters...]')
+    .alias('list')
+    .description('list containers (filters like labels.app==web or image~=busybox)')
+    .option('-q, --quiet', 'print only ids')
+    .option('--json', 'print JSON')
+    .action(
+      withClient(async (client, filters: string[], flags: { quiet?: boolean; json?: boolean }) => {
+        const list = (await client.containers.list(...filters)).sort((a, b) =>
+          a.id.localeCompare(b.id),
+        );
+        if (flags.json) return printJSON(list.map(containerInfo));
+        if (flags.quiet) {
+          for (const c of list) process.stdout.write(c.id + '\n');
+          return;
+        }
+        process.stdout.write(
+          table(
+            ['CONTAINER', 'IMAGE', 'RUNTIME'],
+            list.map((c) => [c.id, c.image || '-', c.runtime?.name ?? '-']),
+          ),
+        );
+      }),
+    );
+  cs.command('info <id>')
+    .description('show a container record')
+    .option('--spec', 'print only the OCI spec')
+    .action(
+      withClient(async (client, id: string, flags: { spec?: boolean }) => {
+        const info = containerInfo(await client.containers.get(id));
+        printJSON(flags.spec ? info.Spec : info);
+      }),
+    );
+  cs.command('rm <ids...>')
+    .aliases(['remove', 'delete', 'del'])
+    .description('delete container records')
+    .action(
+      withClient(async (client, ids: string[]) => {
+        let failed = false;
+        for (const id of ids) {
+          try {
+            await client.containers.delete(id);
+          } catch (err) {
+            failed = true;
+            process.stderr.write(
+              `berth: failed to delete container ${id}: ${(err as Error).message}\n`,
+            );
+          }
+        }
+        if (failed) process.exitCode = 1;
+      }),
+    );
+  cs.command('label <id> [labels...]')
+    .description('set (key=value) or remove (key=) labels on a container')
+    .action(
+      withClient(async (client, id: string, labels: string[]) => {
+        const c = await client.containers.setLabels(id, parseLabelArgs(labels));
+        process.stdout.write(labelsString(c.labels) + '\n');
+      }),
+    );
+}

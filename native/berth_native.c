@@ -1,0 +1,519 @@
+// Berth's native addon: the few Linux syscalls Node's runtime does not expose and
+// a shim needs — child subreaper and reaping of orphans, receiving a pty master
+// over SCM_RIGHTS, mount/umount2, mknod, l*xattr, setns/unshare.
+//
+// Plain N-API (C, no node-addon-api). Every failing syscall throws an Error
+// shaped like Node's own fs errors: code ('ENOENT'), errno (negative, as libuv
+// reports it), syscall and, where there is one, path.
+
+#define _GNU_SOURCE
+#include <node_api.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define PATH_ARG 4096
+// runc refuses names of 4096 bytes or more when sending a file (utils.SendFile).
+#define MAX_FD_NAME 4096
+
+// Bail out of a napi_callback when a N-API call fails (a JS exception is pending).
+#define CHECK(call)                                                                \
+  do {                                                                             \
+    if ((call) != napi_ok) return NULL;                                            \
+  } while (0)
+
+static napi_value make_errno_error(napi_env env, int err, const char *syscall, const char *path) {
+  const char *name = strerrorname_np(err);
+  char code[32];
+  snprintf(code, sizeof code, "%s", name ? name : "UNKNOWN");
+  // Node words these in lower case ("ENOENT: no such file or directory, open '/x'").
+  char text[128];
+  snprintf(text, sizeof text, "%s", strerror(err));
+  text[0] = (char)tolower((unsigned char)text[0]);
+  char msg[PATH_ARG + 256];
+  if (path)
+    snprintf(msg, sizeof msg, "%s: %s, %s '%s'", code, text, syscall, path);
+  else
+    snprintf(msg, sizeof msg, "%s: %s, %s", code, text, syscall);
+  napi_value code_v, msg_v, error, v;
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_v);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &msg_v);
+  napi_create_error(env, code_v, msg_v, &error);
+  napi_create_int32(env, -err, &v);
+  napi_set_named_property(env, error, "errno", v);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, error, "syscall", v);
+  if (path) {
+    napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, error, "path", v);
+  }
+  return error;
+}
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+  napi_throw(env, make_errno_error(env, err, syscall, path));
+  return NULL;
+}
+
+static napi_value undefined(napi_env env) {
+  napi_value v;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+// Reads argument i as a string into buf; null/undefined give NULL when optional.
+static int get_string(napi_env env, napi_value arg, char *buf, size_t len, int optional, const char **out) {
+  napi_valuetype t;
+  if (napi_typeof(env, arg, &t) != napi_ok) return -1;
+  if (optional && (t == napi_null || t == napi_undefined)) {
+    *out = NULL;
+    return 0;
+  }
+  size_t n;
+  if (t != napi_string || napi_get_value_string_utf8(env, arg, buf, len, &n) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a string argument");
+    return -1;
+  }
+  if (n >= len - 1) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "string argument too long");
+    return -1;
+  }
+  *out = buf;
+  return 0;
+}
+
+static int get_int64(napi_env env, napi_value arg, int64_t *out) {
+  if (napi_get_value_int64(env, arg, out) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected a number argument");
+    return -1;
+  }
+  return 0;
+}
+
+// Fetches exactly `want` arguments (missing ones read as undefined).
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  return napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok ? 0 : -1;
+}
+
+// ---- Child subreaper ------------------------------------------------------
+
+static napi_value set_child_subreaper(napi_env env, napi_callback_info info) {
+  (void)info;
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) return throw_errno(env, errno, "prctl", NULL);
+  return undefined(env);
+}
+
+static napi_value get_child_subreaper(napi_env env, napi_callback_info info) {
+  (void)info;
+  int flag = 0;
+  if (prctl(PR_GET_CHILD_SUBREAPER, &flag, 0, 0, 0) != 0) return throw_errno(env, errno, "prctl", NULL);
+  napi_value v;
+  napi_get_boolean(env, flag != 0, &v);
+  return v;
+}
+
+// ---- Reaping orphans next to libuv ----------------------------------------
+//
+// libuv reaps each child it spawned with waitpid(pid, WNOHANG) from its SIGCHLD
+// handler; if someone else reaps that pid first, libuv silently never reports the
+// exit and the child_process 'exit' event is lost. So waitpid(-1) and
+// waitid(P_ALL) are out, and peeking with WNOWAIT on P_ALL keeps returning the
+// same first zombie, which may well be libuv's.
+//
+// Instead we enumerate our children from /proc/self/task/<main tid>/children
+// (CONFIG_PROC_CHILDREN) and waitpid(WNOHANG) each one the caller did not
+// exclude. The caller (the TypeScript Reaper) excludes every live pid it saw
+// created through child_process. Orphans reparented to a subreaper are attached
+// to its thread-group leader, and libuv forks from the loop thread, so reading
+// the leader's list only also leaves alone children forked by worker threads.
+// Everything runs on the loop thread, so no spawn can slip in between building
+// the exclusion list and the waitpid calls. The kernel documents this list as
+// possibly incomplete while children come and go; a missed zombie is picked up
+// on the next SIGCHLD or periodic sweep.
+
+static int is_excluded(const int64_t *ex, size_t n, pid_t pid) {
+  for (size_t i = 0; i < n; i++)
+    if (ex[i] == pid) return 1;
+  return 0;
+}
+
+static napi_value make_exit(napi_env env, pid_t pid, int status) {
+  napi_value obj, v;
+  napi_create_object(env, &obj);
+  napi_create_int32(env, pid, &v);
+  napi_set_named_property(env, obj, "pid", v);
+  napi_create_int32(env, status, &v);
+  napi_set_named_property(env, obj, "status", v);
+  if (WIFSIGNALED(status)) {
+    napi_create_int32(env, WTERMSIG(status), &v);
+    napi_set_named_property(env, obj, "signal", v);
+    napi_create_int32(env, 128 + WTERMSIG(status), &v);  // containerd's convention
+  } else {
+    napi_get_null(env, &v);
+    napi_set_named_property(env, obj, "signal", v);
+    napi_create_int32(env, WEXITSTATUS(status), &v);
+  }
+  napi_set_named_property(env, obj, "exitCode", v);
+  return obj;
+}
+
+// reapExited(excludePids: number[]): {pid, status, signal, exitCode}[]
+static napi_value reap_exited(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  if (get_args(env, info, 1, argv)) return NULL;
+  napi_value arr = argv[0];
+  uint32_t n_ex = 0;
+  bool is_array = false;
+  napi_is_array(env, arr, &is_array);
+  if (!is_array) {  // never default to "exclude nothing": that would steal libuv's exits
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "excludePids must be an array");
+    return NULL;
+  }
+  napi_get_array_length(env, arr, &n_ex);
+  int64_t *ex = n_ex ? calloc(n_ex, sizeof *ex) : NULL;
+  if (n_ex && !ex) return throw_errno(env, ENOMEM, "reapExited", NULL);
+  for (uint32_t i = 0; i < n_ex; i++) {
+    napi_value el;
+    napi_get_element(env, arr, i, &el);
+    if (napi_get_value_int64(env, el, &ex[i]) != napi_ok) ex[i] = -1;
+  }
+
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+  FILE *f = fopen(path, "re");
+  if (!f) {
+    int err = errno;
+    free(ex);
+    return throw_errno(env, err, "open", path);
+  }
+  napi_create_array(env, &result);
+  uint32_t count = 0;
+  long pid;
+  while (fscanf(f, "%ld", &pid) == 1) {
+    if (is_excluded(ex, n_ex, (pid_t)pid)) continue;
+    int status;
+    pid_t r;
+    do r = waitpid((pid_t)pid, &status, WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == (pid_t)pid) napi_set_element(env, result, count++, make_exit(env, r, status));
+  }
+  fclose(f);
+  free(ex);
+  return result;
+}
+
+// ---- Receiving a file descriptor over SCM_RIGHTS --------------------------
+//
+// runc --console-socket connects and sends the pty master with its name as the
+// payload. libuv keeps accepted sockets O_NONBLOCK, so the work runs on the
+// threadpool: poll() for readability up to a timeout, then one recvmsg. The
+// caller has already accepted the connection, so the wait is short in practice.
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  int sock;
+  int timeout_ms;
+  int fd;     // received descriptor, or -1
+  int err;    // errno on failure
+  const char *syscall;
+  char name[MAX_FD_NAME + 1];
+} recv_fd_job;
+
+static void recv_fd_execute(napi_env env, void *data) {
+  (void)env;
+  recv_fd_job *job = data;
+  struct pollfd pfd = {.fd = job->sock, .events = POLLIN};
+  int r;
+  do r = poll(&pfd, 1, job->timeout_ms);
+  while (r < 0 && errno == EINTR);
+  if (r <= 0) {
+    job->err = r == 0 ? ETIMEDOUT : errno;
+    job->syscall = "poll";
+    return;
+  }
+  union {
+    struct cmsghdr hdr;
+    char buf[CMSG_SPACE(sizeof(int) * 4)];
+  } ctrl;
+  struct iovec iov = {.iov_base = job->name, .iov_len = MAX_FD_NAME};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.buf, .msg_controllen = sizeof ctrl.buf};
+  ssize_t n;
+  do n = recvmsg(job->sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  job->syscall = "recvmsg";
+  if (n < 0) {
+    job->err = errno;
+    return;
+  }
+  job->name[n] = '\0';
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    int fds[4];
+    memcpy(fds, CMSG_DATA(c), nfds * sizeof(int));
+    for (size_t i = 0; i < nfds; i++) {  // keep the first, never leak extras
+      if (job->fd < 0) job->fd = fds[i];
+      else close(fds[i]);
+    }
+  }
+  if (job->fd < 0) job->err = (msg.msg_flags & MSG_CTRUNC) ? EMSGSIZE : ENOMSG;
+}
+
+static void recv_fd_complete(napi_env env, napi_status status, void *data) {
+  recv_fd_job *job = data;
+  if (status != napi_ok && job->err == 0) job->err = ECANCELED;
+  if (job->err) {
+    if (job->fd >= 0) close(job->fd);
+    napi_reject_deferred(env, job->deferred, make_errno_error(env, job->err, job->syscall ? job->syscall : "recvmsg", NULL));
+  } else {
+    napi_value obj, v;
+    napi_create_object(env, &obj);
+    napi_create_int32(env, job->fd, &v);
+    napi_set_named_property(env, obj, "fd", v);
+    napi_create_string_utf8(env, job->name, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, obj, "name", v);
+    napi_resolve_deferred(env, job->deferred, obj);
+  }
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+// recvFd(socketFd: number, timeoutMs: number): Promise<{fd, name}>
+static napi_value recv_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[2], promise, resource_name;
+  int64_t sock, timeout;
+  if (get_args(env, info, 2, argv)) return NULL;
+  if (get_int64(env, argv[0], &sock) || get_int64(env, argv[1], &timeout)) return NULL;
+  recv_fd_job *job = calloc(1, sizeof *job);
+  if (!job) return throw_errno(env, ENOMEM, "recvFd", NULL);
+  job->sock = (int)sock;
+  job->timeout_ms = timeout < 0 || timeout > INT32_MAX ? -1 : (int)timeout;
+  job->fd = -1;
+  CHECK(napi_create_promise(env, &job->deferred, &promise));
+  napi_create_string_utf8(env, "berth:recvFd", NAPI_AUTO_LENGTH, &resource_name);
+  CHECK(napi_create_async_work(env, NULL, resource_name, recv_fd_execute, recv_fd_complete, job, &job->work));
+  CHECK(napi_queue_async_work(env, job->work));
+  return promise;
+}
+
+// ---- Mounts, device nodes, extended attributes, namespaces ----------------
+// These are synchronous: they are quick local operations on the loop thread.
+
+// mount(source: string|null, target, fstype: string|null, flags: number, data: string|null)
+static napi_value do_mount(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  char src_b[PATH_ARG], tgt_b[PATH_ARG], fs_b[256], data_b[PATH_ARG * 4];
+  const char *src, *tgt, *fs, *data;
+  int64_t flags;
+  if (get_args(env, info, 5, argv)) return NULL;
+  if (get_string(env, argv[0], src_b, sizeof src_b, 1, &src) || get_string(env, argv[1], tgt_b, sizeof tgt_b, 0, &tgt) ||
+      get_string(env, argv[2], fs_b, sizeof fs_b, 1, &fs) || get_int64(env, argv[3], &flags) ||
+      get_string(env, argv[4], data_b, sizeof data_b, 1, &data))
+    return NULL;
+  if (mount(src, tgt, fs, (unsigned long)flags, data) != 0) return throw_errno(env, errno, "mount", tgt);
+  return undefined(env);
+}
+
+// umount2(target: string, flags: number)
+static napi_value do_umount2(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  char tgt_b[PATH_ARG];
+  const char *tgt;
+  int64_t flags;
+  if (get_args(env, info, 2, argv)) return NULL;
+  if (get_string(env, argv[0], tgt_b, sizeof tgt_b, 0, &tgt) || get_int64(env, argv[1], &flags)) return NULL;
+  if (umount2(tgt, (int)flags) != 0) return throw_errno(env, errno, "umount2", tgt);
+  return undefined(env);
+}
+
+// mknod(path: string, mode: number, dev: number)
+static napi_value do_mknod(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char path_b[PATH_ARG];
+  const char *path;
+  int64_t mode, dev;
+  if (get_args(env, info, 3, argv)) return NULL;
+  if (get_string(env, argv[0], path_b, sizeof path_b, 0, &path) || get_int64(env, argv[1], &mode) ||
+      get_int64(env, argv[2], &dev))
+    return NULL;
+  if (mknod(path, (mode_t)mode, (dev_t)dev) != 0) return throw_errno(env, errno, "mknod", path);
+  return undefined(env);
+}
+
+// makedev(major: number, minor: number): number (glibc's encoding, as st_rdev reports it)
+static napi_value do_makedev(napi_env env, napi_callback_info info) {
+  napi_value argv[2], v;
+  int64_t maj, min;
+  if (get_args(env, info, 2, argv)) return NULL;
+  if (get_int64(env, argv[0], &maj) || get_int64(env, argv[1], &min)) return NULL;
+  napi_create_int64(env, (int64_t)makedev((unsigned)maj, (unsigned)min), &v);
+  return v;
+}
+
+// lsetxattr(path: string, name: string, value: Buffer, flags: number)
+static napi_value do_lsetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  char path_b[PATH_ARG], name_b[256];
+  const char *path, *name;
+  void *value = NULL;
+  size_t len = 0;
+  int64_t flags;
+  bool is_buf = false;
+  if (get_args(env, info, 4, argv)) return NULL;
+  if (get_string(env, argv[0], path_b, sizeof path_b, 0, &path) || get_string(env, argv[1], name_b, sizeof name_b, 0, &name))
+    return NULL;
+  napi_is_buffer(env, argv[2], &is_buf);
+  if (!is_buf) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "value must be a Buffer");
+    return NULL;
+  }
+  CHECK(napi_get_buffer_info(env, argv[2], &value, &len));
+  if (get_int64(env, argv[3], &flags)) return NULL;
+  if (lsetxattr(path, name, value, len, (int)flags) != 0) return throw_errno(env, errno, "lsetxattr", path);
+  return undefined(env);
+}
+
+// lgetxattr(path: string, name: string): Buffer | null (null when the attribute is absent)
+static napi_value do_lgetxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2], out;
+  char path_b[PATH_ARG], name_b[256];
+  const char *path, *name;
+  if (get_args(env, info, 2, argv)) return NULL;
+  if (get_string(env, argv[0], path_b, sizeof path_b, 0, &path) || get_string(env, argv[1], name_b, sizeof name_b, 0, &name))
+    return NULL;
+  for (;;) {  // the value may grow between the size query and the read
+    ssize_t size = lgetxattr(path, name, NULL, 0);
+    if (size < 0) break;
+    void *data;
+    CHECK(napi_create_buffer(env, (size_t)size, &data, &out));
+    ssize_t n = size ? lgetxattr(path, name, data, (size_t)size) : 0;
+    if (n >= 0) {
+      if (n < size) CHECK(napi_create_buffer_copy(env, (size_t)n, data, NULL, &out));
+      return out;
+    }
+    if (errno != ERANGE) break;
+  }
+  if (errno == ENODATA) {
+    napi_get_null(env, &out);
+    return out;
+  }
+  return throw_errno(env, errno, "lgetxattr", path);
+}
+
+// llistxattr(path: string): string[]
+static napi_value do_llistxattr(napi_env env, napi_callback_info info) {
+  napi_value argv[1], arr, v;
+  char path_b[PATH_ARG];
+  const char *path;
+  if (get_args(env, info, 1, argv)) return NULL;
+  if (get_string(env, argv[0], path_b, sizeof path_b, 0, &path)) return NULL;
+  for (;;) {
+    ssize_t size = llistxattr(path, NULL, 0);
+    if (size < 0) return throw_errno(env, errno, "llistxattr", path);
+    char *names = malloc((size_t)size + 1);
+    if (!names) return throw_errno(env, ENOMEM, "llistxattr", path);
+    ssize_t n = llistxattr(path, names, (size_t)size);
+    if (n < 0) {
+      int err = errno;
+      free(names);
+      if (err == ERANGE) continue;
+      return throw_errno(env, err, "llistxattr", path);
+    }
+    napi_create_array(env, &arr);
+    uint32_t i = 0;
+    for (ssize_t off = 0; off < n; off += (ssize_t)strlen(names + off) + 1) {
+      napi_create_string_utf8(env, names + off, NAPI_AUTO_LENGTH, &v);
+      napi_set_element(env, arr, i++, v);
+    }
+    free(names);
+    return arr;
+  }
+}
+
+// setns(fd: number, nstype: number) and unshare(flags: number). Both act on the
+// calling thread only: libuv's threadpool (fs, dns) stays in the old namespaces.
+static napi_value do_setns(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int64_t fd, nstype;
+  if (get_args(env, info, 2, argv)) return NULL;
+  if (get_int64(env, argv[0], &fd) || get_int64(env, argv[1], &nstype)) return NULL;
+  if (setns((int)fd, (int)nstype) != 0) return throw_errno(env, errno, "setns", NULL);
+  return undefined(env);
+}
+
+static napi_value do_unshare(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int64_t flags;
+  if (get_args(env, info, 1, argv)) return NULL;
+  if (get_int64(env, argv[0], &flags)) return NULL;
+  if (unshare((int)flags) != 0) return throw_errno(env, errno, "unshare", NULL);
+  return undefined(env);
+}
+
+// ---- Module ----------------------------------------------------------------
+
+// The kernel's values, so the TypeScript constants can be checked against them.
+static const struct {
+  const char *name;
+  int64_t value;
+} constants[] = {
+    {"MS_RDONLY", MS_RDONLY},       {"MS_NOSUID", MS_NOSUID},         {"MS_NODEV", MS_NODEV},
+    {"MS_NOEXEC", MS_NOEXEC},       {"MS_SYNCHRONOUS", MS_SYNCHRONOUS}, {"MS_REMOUNT", MS_REMOUNT},
+    {"MS_DIRSYNC", MS_DIRSYNC},     {"MS_NOATIME", MS_NOATIME},       {"MS_NODIRATIME", MS_NODIRATIME},
+    {"MS_BIND", MS_BIND},           {"MS_MOVE", MS_MOVE},             {"MS_REC", MS_REC},
+    {"MS_SILENT", MS_SILENT},       {"MS_UNBINDABLE", MS_UNBINDABLE}, {"MS_PRIVATE", MS_PRIVATE},
+    {"MS_SLAVE", MS_SLAVE},         {"MS_SHARED", MS_SHARED},         {"MS_RELATIME", MS_RELATIME},
+    {"MS_STRICTATIME", MS_STRICTATIME}, {"MS_LAZYTIME", MS_LAZYTIME}, {"MNT_FORCE", MNT_FORCE},
+    {"MNT_DETACH", MNT_DETACH},     {"MNT_EXPIRE", MNT_EXPIRE},       {"UMOUNT_NOFOLLOW", UMOUNT_NOFOLLOW},
+    {"XATTR_CREATE", XATTR_CREATE}, {"XATTR_REPLACE", XATTR_REPLACE}, {"CLONE_NEWNS", CLONE_NEWNS},
+    {"CLONE_NEWUTS", CLONE_NEWUTS}, {"CLONE_NEWIPC", CLONE_NEWIPC},   {"CLONE_NEWNET", CLONE_NEWNET},
+    {"CLONE_NEWPID", CLONE_NEWPID}, {"CLONE_NEWUSER", CLONE_NEWUSER}, {"CLONE_NEWCGROUP", CLONE_NEWCGROUP},
+    {"S_IFCHR", S_IFCHR},           {"S_IFBLK", S_IFBLK},             {"S_IFIFO", S_IFIFO},
+};
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor fns[] = {
+      {"setChildSubreaper", NULL, set_child_subreaper, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"getChildSubreaper", NULL, get_child_subreaper, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"reapExited", NULL, reap_exited, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"recvFd", NULL, recv_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mount", NULL, do_mount, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"umount2", NULL, do_umount2, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mknod", NULL, do_mknod, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"makedev", NULL, do_makedev, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lsetxattr", NULL, do_lsetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"lgetxattr", NULL, do_lgetxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"llistxattr", NULL, do_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setns", NULL, do_setns, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unshare", NULL, do_unshare, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  CHECK(napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
+  napi_value table, v;
+  CHECK(napi_create_object(env, &table));
+  for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
+    napi_create_int64(env, constants[i].value, &v);
+    napi_set_named_property(env, table, constants[i].name, v);
+  }
+  CHECK(napi_set_named_property(env, exports, "constants", table));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

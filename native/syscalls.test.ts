@@ -1,0 +1,228 @@
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { binding } from './binding.js';
+import { CLONE, MNT, MS, S_IF, XATTR } from './constants.js';
+import {
+  getChildSubreaper,
+  lgetxattr,
+  llistxattr,
+  lsetxattr,
+  makedev,
+  mknod,
+  mount,
+  setChildSubreaper,
+  setns,
+  umount2,
+  unshare,
+} from './syscalls.js';
+
+let dir: string;
+const mounted: string[] = [];
+
+function isMountPoint(path: string): boolean {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[4] === path);
+}
+
+function mountTmpfs(target: string): void {
+  mount('tmpfs', target, 'tmpfs', MS.NOSUID, 'size=1m,mode=0755');
+  mounted.push(target);
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'berth-native-'));
+});
+
+afterEach(() => {
+  for (const target of mounted.splice(0).reverse()) {
+    try {
+      umount2(target, MNT.DETACH);
+    } catch {
+      // already unmounted by the test
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('constants', () => {
+  it('match the values the addon was compiled with', () => {
+    const c = binding().constants;
+    const groups = { MS_: MS, MNT_: MNT, XATTR_: XATTR, CLONE_: CLONE, S_IF: S_IF } as const;
+    let checked = 0;
+    for (const [prefix, table] of Object.entries(groups)) {
+      for (const [name, value] of Object.entries(table)) {
+        const cName =
+          name === 'UMOUNT_NOFOLLOW' ? name : name === 'FIFO' ? 'S_IFIFO' : prefix + name;
+        expect(c[cName], cName).toBe(value);
+        checked++;
+      }
+    }
+    expect(checked).toBe(Object.keys(c).length);
+  });
+});
+
+describe('subreaper', () => {
+  it('sets the child subreaper flag', () => {
+    setChildSubreaper();
+    expect(getChildSubreaper()).toBe(true);
+  });
+});
+
+describe('mount and umount2', () => {
+  it('mounts a tmpfs and unmounts it', () => {
+    const target = join(dir, 'mnt');
+    mkdirSync(target);
+    mountTmpfs(target);
+    expect(isMountPoint(target)).toBe(true);
+    writeFileSync(join(target, 'f'), 'x');
+    expect(statSync(target).dev).not.toBe(statSync(dir).dev);
+
+    umount2(target, 0);
+    expect(isMountPoint(target)).toBe(false);
+    expect(existsSync(join(target, 'f'))).toBe(false);
+  });
+
+  it('bind-mounts read-only with a remount', () => {
+    const src = join(dir, 'src');
+    const target = join(dir, 'ro');
+    mkdirSync(src);
+    mkdirSync(target);
+    writeFileSync(join(src, 'f'), 'data');
+    mount(src, target, null, MS.BIND, null);
+    mounted.push(target);
+    mount(null, target, null, MS.BIND | MS.REMOUNT | MS.RDONLY, null);
+    expect(readFileSync(join(target, 'f'), 'utf8')).toBe('data');
+    expect(() => writeFileSync(join(target, 'g'), 'x')).toThrow(/EROFS/);
+  });
+
+  it('throws Node-style errors', () => {
+    const missing = join(dir, 'missing');
+    let error: NodeJS.ErrnoException | undefined;
+    try {
+      mount('tmpfs', missing, 'tmpfs', 0, null);
+    } catch (err) {
+      error = err as NodeJS.ErrnoException;
+    }
+    expect(error).toBeInstanceOf(Error);
+    expect(error).toMatchObject({ code: 'ENOENT', errno: -2, syscall: 'mount', path: missing });
+    expect(error?.message).toBe(`ENOENT: no such file or directory, mount '${missing}'`);
+    expect(() => umount2(dir, 0)).toThrow(
+      expect.objectContaining({ code: 'EINVAL', syscall: 'umount2' }),
+    );
+  });
+});
+
+describe('mknod', () => {
+  it('creates a 0/0 character device (an overlay whiteout)', () => {
+    const path = join(dir, 'whiteout');
+    mknod(path, S_IF.CHR | 0o000, makedev(0, 0));
+    const st = lstatSync(path);
+    expect(st.isCharacterDevice()).toBe(true);
+    expect(st.rdev).toBe(0);
+  });
+
+  it('encodes device numbers as stat reports them', () => {
+    expect(makedev(1, 3)).toBe(statSync('/dev/null').rdev);
+    const path = join(dir, 'null');
+    mknod(path, S_IF.CHR | 0o666, makedev(1, 3));
+    expect(lstatSync(path).rdev).toBe(makedev(1, 3));
+    // Minors above 255 and majors above 255 use the split encoding.
+    const big = join(dir, 'big');
+    expect(makedev(259, 70000)).toBe(0x11110370);
+    mknod(big, S_IF.BLK | 0o600, makedev(259, 70000));
+    expect(lstatSync(big).rdev).toBe(0x11110370);
+    expect(lstatSync(big).isBlockDevice()).toBe(true);
+  });
+
+  it('creates fifos and fails on existing paths', () => {
+    const path = join(dir, 'fifo');
+    mknod(path, S_IF.FIFO | 0o600);
+    expect(lstatSync(path).isFIFO()).toBe(true);
+    expect(() => mknod(path, S_IF.FIFO | 0o600)).toThrow(
+      expect.objectContaining({ code: 'EEXIST', path }),
+    );
+  });
+});
+
+describe('extended attributes', () => {
+  // tmpfs supports trusted.* whatever the test directory's filesystem is.
+  let fsDir: string;
+  beforeEach(() => {
+    fsDir = join(dir, 'fs');
+    mkdirSync(fsDir);
+    mountTmpfs(fsDir);
+  });
+
+  it('sets, reads and lists trusted.overlay.opaque', () => {
+    const d = join(fsDir, 'd');
+    mkdirSync(d);
+    expect(lgetxattr(d, 'trusted.overlay.opaque')).toBeNull();
+    lsetxattr(d, 'trusted.overlay.opaque', Buffer.from('y'));
+    expect(lgetxattr(d, 'trusted.overlay.opaque')).toEqual(Buffer.from('y'));
+    expect(llistxattr(d)).toContain('trusted.overlay.opaque');
+  });
+
+  it('handles empty and binary values and the create/replace flags', () => {
+    const f = join(fsDir, 'f');
+    writeFileSync(f, '');
+    lsetxattr(f, 'user.empty', Buffer.alloc(0));
+    expect(lgetxattr(f, 'user.empty')).toEqual(Buffer.alloc(0));
+    const bin = Buffer.from([0, 1, 2, 255, 0]);
+    lsetxattr(f, 'trusted.bin', bin, XATTR.CREATE);
+    expect(lgetxattr(f, 'trusted.bin')).toEqual(bin);
+    expect(() => lsetxattr(f, 'trusted.bin', bin, XATTR.CREATE)).toThrow(
+      expect.objectContaining({ code: 'EEXIST' }),
+    );
+    expect(() => lsetxattr(f, 'trusted.none', bin, XATTR.REPLACE)).toThrow(
+      expect.objectContaining({ code: 'ENODATA' }),
+    );
+    expect(llistxattr(f).sort()).toEqual(['trusted.bin', 'user.empty']);
+  });
+
+  it('acts on a symlink itself, not its target', () => {
+    const target = join(fsDir, 'target');
+    const link = join(fsDir, 'link');
+    writeFileSync(target, '');
+    symlinkSync(target, link);
+    lsetxattr(link, 'trusted.tag', Buffer.from('link'));
+    expect(lgetxattr(link, 'trusted.tag')).toEqual(Buffer.from('link'));
+    expect(lgetxattr(target, 'trusted.tag')).toBeNull();
+    expect(() => lgetxattr(join(fsDir, 'missing'), 'trusted.tag')).toThrow(
+      expect.objectContaining({ code: 'ENOENT', syscall: 'lgetxattr' }),
+    );
+  });
+});
+
+describe('namespaces', () => {
+  it('unshares a UTS namespace for this thread and joins the old one back', () => {
+    const before = readlinkSync('/proc/thread-self/ns/uts');
+    const fd = openSync('/proc/thread-self/ns/uts', 'r');
+    try {
+      unshare(CLONE.NEWUTS);
+      expect(readlinkSync('/proc/thread-self/ns/uts')).not.toBe(before);
+      setns(fd, CLONE.NEWUTS);
+      expect(readlinkSync('/proc/thread-self/ns/uts')).toBe(before);
+    } finally {
+      closeSync(fd);
+    }
+    expect(() => setns(fd, CLONE.NEWUTS)).toThrow(
+      expect.objectContaining({ code: 'EBADF', syscall: 'setns' }),
+    );
+  });
+});

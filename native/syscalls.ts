@@ -1,0 +1,66 @@
+// Typed wrappers over the addon's synchronous syscalls. All of them throw
+// Node-style errors (code 'ENOENT', errno -2, syscall, path) on failure.
+
+import { binding } from './binding.js';
+
+/** Marks this process as a child subreaper: orphaned descendants are reparented to it. */
+export function setChildSubreaper(): void {
+  binding().setChildSubreaper();
+}
+
+export function getChildSubreaper(): boolean {
+  return binding().getChildSubreaper();
+}
+
+/** mount(2). source, fstype and data may be null (e.g. for remounts and propagation changes). */
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null = null,
+): void {
+  binding().mount(source, target, fstype, flags, data);
+}
+
+export function umount2(target: string, flags = 0): void {
+  binding().umount2(target, flags);
+}
+
+/** mknod(2); mode carries the file type (S_IF.CHR, S_IF.BLK, S_IF.FIFO) and permissions. */
+export function mknod(path: string, mode: number, dev = 0): void {
+  binding().mknod(path, mode, dev);
+}
+
+/** Device number in the encoding fs.Stats.rdev reports. */
+export function makedev(major: number, minor: number): number {
+  return binding().makedev(major, minor);
+}
+
+/** lsetxattr(2): sets an attribute on the path itself, not a symlink's target. */
+export function lsetxattr(path: string, name: string, value: Buffer, flags = 0): void {
+  binding().lsetxattr(path, name, value, flags);
+}
+
+/** lgetxattr(2); null when the attribute is not set. */
+export function lgetxattr(path: string, name: string): Buffer | null {
+  return binding().lgetxattr(path, name);
+}
+
+export function llistxattr(path: string): string[] {
+  return binding().llistxattr(path);
+}
+
+/**
+ * setns(2) for the calling (event loop) thread only: libuv's threadpool, which
+ * runs fs and dns work, stays in the original namespaces. Joining a mount or
+ * user namespace fails with EINVAL in a multi-threaded process such as Node.
+ */
+export function setns(fd: number, nstype = 0): void {
+  binding().setns(fd, nstype);
+}
+
+/** unshare(2), with the same per-thread caveats as setns. */
+export function unshare(flags: number): void {
+  binding().unshare(flags);
+}

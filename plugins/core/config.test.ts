@@ -1,0 +1,38 @@
+import { parse } from 'smol-toml';
+import { describe, expect, it } from 'vitest';
+import { defaultConfig, normaliseConfig, renderConfig } from './config.js';
+
+describe('daemon config', () => {
+  it('fills defaults and keeps plugin tables', () => {
+    const cfg = normaliseConfig({
+      root: '/tmp/r',
+      plugins: { 'io.berth.x.v1.y': { a: 1 } },
+      grpc: { address: '/tmp/s.sock' },
+    });
+    expect(cfg.root).toBe('/tmp/r');
+    expect(cfg.state).toBe('/run/berth');
+    expect(cfg.grpc).toEqual({ address: '/tmp/s.sock', uid: 0, gid: 0 });
+    expect(cfg.plugins).toEqual({ 'io.berth.x.v1.y': { a: 1 } });
+  });
+
+  it.each([
+    [{ bogus: 1 }, /unknown key "bogus"/],
+    [{ version: 3 }, /unsupported config version/],
+    [{ root: 'relative' }, /absolute/],
+    [{ debug: { level: 'loud' } }, /debug.level/],
+    [{ required_plugins: 'x' }, /list of strings/],
+  ])('rejects %j', (doc, re) => {
+    expect(() => normaliseConfig(doc as Record<string, unknown>)).toThrow(re);
+  });
+
+  it('renders every plugin table and round-trips', () => {
+    const cfg = defaultConfig();
+    cfg.plugins['io.berth.t.v1.a'] = { n: 2 };
+    const text = renderConfig(cfg, [
+      { type: 'io.berth.t.v1', id: 'a', config: { n: 1, m: 'x' }, init: () => 0 },
+    ]);
+    const back = normaliseConfig(parse(text) as Record<string, unknown>);
+    expect(back.plugins['io.berth.t.v1.a']).toEqual({ n: 2, m: 'x' });
+    expect(back.ttrpc.address).toBe('/run/berth/berth.sock.ttrpc');
+  });
+});

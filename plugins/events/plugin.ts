@@ -1,0 +1,58 @@
+import { EventsDefinition as TtrpcEventsDefinition } from '../../api/gen/containerd/services/ttrpc/events/v1/events.js';
+import { EventsService } from '../../api/gen/containerd/services/events/v1/events.js';
+import type { TtrpcServer } from '../../api/ttrpc/index.js';
+import { PluginType, type Registration } from '../core/types.js';
+import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
+import { Exchange } from './exchange.js';
+import { EventsLocal } from './service.js';
+
+export interface ExchangeConfig {
+  /** Events buffered per subscriber before it is dropped as too slow. */
+  subscriber_buffer: number;
+}
+
+/** The events exchange: every service publishes here, subscribers filter. */
+export const exchangePlugin: Registration<Record<string, never>, Exchange> = {
+  type: PluginType.Event,
+  id: 'exchange',
+  init(ctx) {
+    const exchange = new Exchange({
+      onDrop: (info) =>
+        ctx.log.warn({ ...info, err: info.err.message }, 'events subscriber dropped'),
+    });
+    ctx.onClose(() => exchange.close());
+    return exchange;
+  },
+};
+
+export const eventsServicePlugin: Registration<ExchangeConfig> = {
+  type: PluginType.Service,
+  id: 'events-service',
+  requires: [PluginType.Event],
+  config: { subscriber_buffer: 1024 },
+  init: (ctx) => new EventsLocal(ctx.get<Exchange>(PluginType.Event), ctx.config.subscriber_buffer),
+};
+
+export const eventsGrpcPlugin = grpcAdapterPlugin(
+  'events',
+  'containerd.services.events.v1.Events',
+  EventsService,
+  'events-service',
+);
+
+/** containerd.services.events.ttrpc.v1.Events/Forward on the ttrpc socket, for shims. */
+export const eventsTtrpcPlugin: Registration = {
+  type: PluginType.TTRPC,
+  id: 'events',
+  requires: [PluginType.Service],
+  init(ctx) {
+    const local = ctx.get<EventsLocal>(PluginType.Service, 'events-service');
+    return {
+      registerTtrpc(server: TtrpcServer) {
+        server.register(TtrpcEventsDefinition, {
+          forward: (req) => local.forward(req),
+        });
+      },
+    };
+  },
+};

@@ -1,0 +1,24 @@
+import { NamespacesService } from '../../api/gen/containerd/services/namespaces/v1/namespace.js';
+import type { Publisher } from '../core/publisher.js';
+import { PluginType, type Registration } from '../core/types.js';
+import type { MetadataDB } from '../metadata/db.js';
+import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
+import { NamespacesLocal } from './service.js';
+
+export const namespacesServicePlugin: Registration = {
+  type: PluginType.Service,
+  id: 'namespaces-service',
+  requires: [PluginType.Metadata, PluginType.Event],
+  init: (ctx) =>
+    new NamespacesLocal(
+      ctx.get<MetadataDB>(PluginType.Metadata).namespaces,
+      ctx.get<Publisher>(PluginType.Event),
+    ),
+};
+
+export const namespacesGrpcPlugin = grpcAdapterPlugin(
+  'namespaces',
+  'containerd.services.namespaces.v1.Namespaces',
+  NamespacesService,
+  'namespaces-service',
+);

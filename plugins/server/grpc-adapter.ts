@@ -1,0 +1,119 @@
+import {
+  type Metadata,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+  status as grpcStatus,
+} from '@grpc/grpc-js';
+import { toStatus } from '../../api/errors.js';
+import { type CallContext, contextFromMetadata } from './context.js';
+
+// A local service method: the request plus the call context in, a response (or a
+// stream of responses) out. Wire adapters only forward to these.
+export type LocalMethod = (req: any, ctx: CallContext) => unknown;
+export type StreamInMethod = (reqs: AsyncIterable<any>, ctx: CallContext) => unknown;
+export type LocalService = Record<string, LocalMethod | StreamInMethod | undefined>;
+
+interface GrpcCallLike {
+  metadata: Metadata;
+  on(ev: 'cancelled', fn: () => void): unknown;
+}
+
+function callContext(call: GrpcCallLike): { ctx: CallContext; abort: AbortController } {
+  const abort = new AbortController();
+  call.on('cancelled', () => abort.abort(new Error('call cancelled by the client')));
+  return { ctx: contextFromMetadata(call.metadata, abort.signal), abort };
+}
+
+function toGrpcError(err: unknown) {
+  const s = toStatus(err);
+  return { code: s.code as grpcStatus, details: s.message, message: s.message };
+}
+
+function unimplemented(serviceName: string, method: string) {
+  return {
+    code: grpcStatus.UNIMPLEMENTED,
+    details: `${serviceName}.${method} is not implemented by berthd`,
+  };
+}
+
+/**
+ * Turns a local service into a grpc-js implementation of `definition`. Methods
+ * the local service lacks answer UNIMPLEMENTED with a clear message.
+ */
+export function adaptService(
+  serviceName: string,
+  definition: ServiceDefinition,
+  impl: LocalService,
+): UntypedServiceImplementation {
+  const out: UntypedServiceImplementation = {};
+  for (const [key, def] of Object.entries(definition)) {
+    const method = (def as { originalName?: string }).originalName ?? key;
+    const fn = impl[key]?.bind(impl);
+    const shortName = def.path.split('/').pop() ?? method;
+    if (!def.requestStream && !def.responseStream) {
+      out[key] = (call: any, callback: any) => {
+        if (!fn) return callback(unimplemented(serviceName, shortName));
+        let ctx: CallContext;
+        try {
+          ({ ctx } = callContext(call));
+        } catch (err) {
+          return callback(toGrpcError(err));
+        }
+        Promise.resolve()
+          .then(() => (fn as LocalMethod)(call.request, ctx))
+          .then(
+            (res) => callback(null, res),
+            (err) => callback(toGrpcError(err)),
+          );
+      };
+    } else if (!def.requestStream && def.responseStream) {
+      out[key] = (call: ServerWritableStream<any, any>) => {
+        if (!fn) return call.destroy(unimplemented(serviceName, shortName) as any);
+        void (async () => {
+          try {
+            const { ctx } = callContext(call);
+            const it = (fn as LocalMethod)(call.request, ctx) as AsyncIterable<unknown>;
+            for await (const msg of it) {
+              if (ctx.signal.aborted) break;
+              if (!call.write(msg)) await new Promise((r) => call.once('drain', r));
+            }
+            call.end();
+          } catch (err) {
+            call.destroy(toGrpcError(err) as any);
+          }
+        })();
+      };
+    } else if (def.requestStream && !def.responseStream) {
+      out[key] = (call: any, callback: any) => {
+        if (!fn) return callback(unimplemented(serviceName, shortName));
+        Promise.resolve()
+          .then(() => (fn as StreamInMethod)(call as AsyncIterable<any>, callContext(call).ctx))
+          .then(
+            (res) => callback(null, res),
+            (err) => callback(toGrpcError(err)),
+          );
+      };
+    } else {
+      out[key] = (call: any) => {
+        if (!fn) return call.destroy(unimplemented(serviceName, shortName));
+        void (async () => {
+          try {
+            const { ctx } = callContext(call);
+            const it = (fn as StreamInMethod)(
+              call as AsyncIterable<any>,
+              ctx,
+            ) as AsyncIterable<unknown>;
+            for await (const msg of it) {
+              if (!call.write(msg)) await new Promise((r) => call.once('drain', r));
+            }
+            call.end();
+          } catch (err) {
+            call.destroy(toGrpcError(err));
+          }
+        })();
+      };
+    }
+  }
+  return out;
+}
