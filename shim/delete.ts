@@ -3,7 +3,7 @@
 // container, unmounts the rootfs, and answers with a DeleteResponse on stdout
 // (exit status 137: as far as anyone can tell, the task was killed).
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DeleteResponse } from '../api/gen/containerd/task/v2/shim.js';
 import { nowTimestamp } from '../api/timestamp.js';
@@ -11,6 +11,8 @@ import type { ShimFlags } from './flags.js';
 import { unmountAll } from './mount.js';
 import { readOptions, runcBinary, runcRoot } from './options.js';
 import { Runc } from './runc.js';
+import { acceptsConnections } from './start.js';
+import { fromAddress } from './address.js';
 
 const SIGKILL_STATUS = 128 + 9;
 
@@ -36,6 +38,7 @@ export async function deleteShim(
     warn(`failed to remove runc container: ${(err as Error).message}`);
   }
   unmountAll(path.join(bundle, 'rootfs'));
+  await removeDeadSocket(bundle);
 
   let pid = 0;
   try {
@@ -48,4 +51,16 @@ export async function deleteShim(
     exitStatus: SIGKILL_STATUS,
     exitedAt: nowTimestamp(),
   }).finish();
+}
+
+/** The dead server's socket file; left alone if something still answers on it (a grouped shim). */
+async function removeDeadSocket(bundle: string): Promise<void> {
+  let socket: string;
+  try {
+    socket = fromAddress(readFileSync(path.join(bundle, 'address'), 'utf8').trim());
+  } catch {
+    return;
+  }
+  if (!socket.startsWith('/') || (await acceptsConnections(socket))) return;
+  rmSync(socket, { force: true });
 }

@@ -53,7 +53,11 @@ export class RuncError extends BerthError {
     readonly command: string,
     readonly detail: string,
   ) {
-    super('Unknown', `runc ${command} failed: ${detail}`);
+    // runc's own log lines already read "runc create failed: …".
+    super(
+      'Unknown',
+      detail.startsWith(`runc ${command} failed`) ? detail : `runc ${command} failed: ${detail}`,
+    );
     this.name = 'RuncError';
   }
 }

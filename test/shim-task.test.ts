@@ -474,6 +474,20 @@ describe.skipIf(!canRun)('berth-shim with runc', () => {
     await shutdownAndExpectExit(sa);
   });
 
+  it('reports a failed create and leaves nothing mounted', async () => {
+    const id = 'badcmd';
+    const bundle = newBundle(id, ['/no/such/binary']);
+    const s = await startShim(id, bundle);
+    const err = await create(s, {}).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(err?.message).toMatch(/no such file or directory/);
+    expect(isMounted(path.join(bundle, 'rootfs'))).toBe(false);
+    await expectCode(s.task.state({ id, execId: '' }), 'NotFound');
+    await shutdownAndExpectExit(s);
+  });
+
   it('delete cleans up after a shim that died', async () => {
     const id = 'orphan';
     const bundle = newBundle(id, ['sleep', '1000']);
@@ -497,6 +511,7 @@ describe.skipIf(!canRun)('berth-shim with runc', () => {
     expect(res.exitStatus).toBe(137);
     expect(res.exitedAt?.seconds).toBeGreaterThan(Date.now() / 1000 - 60);
     expect(isMounted(path.join(bundle, 'rootfs'))).toBe(false);
+    expect(fs.existsSync(s.address.slice('unix://'.length))).toBe(false);
     expect(() =>
       execFileSync('runc', ['--root', RUNC_ROOT, 'state', id], { stdio: 'pipe' }),
     ).toThrow();

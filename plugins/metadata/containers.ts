@@ -314,7 +314,10 @@ export class ContainerStore {
     validateIdentifier(id);
     const key = containerKey(namespace, id);
     await this.db.update([namespaceLock(namespace)], async (tx) => {
-      if (!(await tx.has(key))) throw errNotFound(`container ${JSON.stringify(id)}`);
+      if (!(await tx.has(key)))
+        throw errNotFound(
+          `container ${JSON.stringify(id)} in namespace ${JSON.stringify(namespace)}`,
+        );
       tx.del(key);
     });
   }
