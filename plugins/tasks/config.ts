@@ -1,0 +1,27 @@
+/** `[plugins."io.berth.runtime.v2.task"]` */
+export interface TaskRuntimeConfig {
+  /** Runtime used when a container record names none. */
+  default_runtime: string;
+  /** How long a shim's `start` may take to print its address. */
+  shim_start_timeout_ms: number;
+  /** Dial timeout for a freshly started shim's socket. */
+  shim_dial_timeout_ms: number;
+  /** Per-shim reconnect (dial + Connect) timeout when the daemon restarts. */
+  shim_reconnect_timeout_ms: number;
+  /** How long `shim delete` may take when cleaning up after a dead shim. */
+  shim_delete_timeout_ms: number;
+  /** Grace period for Shutdown after a task is deleted; the close that follows is expected. */
+  shim_shutdown_timeout_ms: number;
+  /** Pass `-debug` to shims. */
+  shim_debug: boolean;
+}
+
+export const defaultTaskRuntimeConfig: TaskRuntimeConfig = {
+  default_runtime: 'io.containerd.runc.v2',
+  shim_start_timeout_ms: 10_000,
+  shim_dial_timeout_ms: 5_000,
+  shim_reconnect_timeout_ms: 2_000,
+  shim_delete_timeout_ms: 10_000,
+  shim_shutdown_timeout_ms: 3_000,
+  shim_debug: false,
+};
