@@ -51,16 +51,16 @@ const program = new Command('berthd')
   .action(async (flags: Flags) => {
     const cfg = await effective(flags);
     const log = pino({ level: cfg.debug.level, base: { pid: process.pid } }, pino.destination(2));
-    let daemon: Daemon;
-    try {
-      daemon = await Daemon.start({ config: cfg, registrations: builtinPlugins(), log });
-    } catch (err) {
-      log.fatal({ err }, 'berthd failed to start');
-      process.stderr.write(`berthd: ${(err as Error).message}\n`);
-      process.exit(1);
-    }
+    // Handlers go in before start: the socket accepts connections before
+    // start() resolves, and a signal in that window must still stop cleanly.
+    let daemon: Daemon | undefined;
+    let pending: string | undefined;
     let stopping = false;
     const stop = (signal: string) => {
+      if (!daemon) {
+        pending ??= signal;
+        return;
+      }
       if (stopping) return;
       stopping = true;
       log.info({ signal }, 'signal received');
@@ -74,6 +74,14 @@ const program = new Command('berthd')
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
+    try {
+      daemon = await Daemon.start({ config: cfg, registrations: builtinPlugins(), log });
+    } catch (err) {
+      log.fatal({ err }, 'berthd failed to start');
+      process.stderr.write(`berthd: ${(err as Error).message}\n`);
+      process.exit(1);
+    }
+    if (pending) stop(pending);
   });
 
 const config = program.command('config').description('show the daemon configuration');

@@ -1,0 +1,193 @@
+// Running a shim binary's `start` and `delete` subcommands the way containerd
+// does (runtime v2): Go-style single-dash flags, the bundle as working
+// directory, the runtime options on stdin of `start`, the address on its stdout,
+// a DeleteResponse on the stdout of `delete`.
+
+import { spawn } from 'node:child_process';
+import { BerthError, errDeadlineExceeded, errNotImplemented } from '../../api/errors.js';
+import { Any } from '../../api/gen/google/protobuf/any.js';
+import { DeleteResponse } from '../../api/gen/containerd/task/v2/shim.js';
+import type { ShimCommand } from './binary.js';
+
+export interface ShimInvocation {
+  command: ShimCommand;
+  namespace: string;
+  id: string;
+  bundlePath: string;
+  /** The daemon's gRPC socket. */
+  address: string;
+  /** The daemon's ttrpc socket, where shims forward events. */
+  ttrpcAddress: string;
+  /** Passed as -publish-binary; runtime v2 shims forward over ttrpc instead. */
+  publishBinary: string;
+  debug?: boolean;
+}
+
+interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+function flags(inv: ShimInvocation): string[] {
+  return [
+    ...inv.command.args,
+    '-namespace',
+    inv.namespace,
+    '-address',
+    inv.address,
+    '-publish-binary',
+    inv.publishBinary,
+    '-id',
+    inv.id,
+    ...(inv.debug ? ['-debug'] : []),
+  ];
+}
+
+function run(
+  inv: ShimInvocation,
+  args: string[],
+  input: Uint8Array,
+  timeoutMs: number,
+  what: string,
+): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(inv.command.command, args, {
+      cwd: inv.bundlePath,
+      env: {
+        ...process.env,
+        TTRPC_ADDRESS: inv.ttrpcAddress,
+        GRPC_ADDRESS: inv.address,
+        NAMESPACE: inv.namespace,
+        MAX_SHIM_VERSION: '2',
+        GOMAXPROCS: '2',
+        // Node prints warnings on stderr, which must not end up next to the address.
+        NODE_NO_WARNINGS: '1',
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      // Its own process group, as containerd starts shims (Setpgid).
+      detached: true,
+    });
+    const out: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      if (stderr.length < 64 * 1024) stderr += d;
+    });
+    child.stdin.on('error', () => {}); // a shim that does not read its options
+    child.stdin.end(input);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      const output = (Buffer.concat(out).toString() + stderr).trim();
+      reject(
+        errDeadlineExceeded(
+          `${what} ${inv.command.path} for ${inv.namespace}/${inv.id} did not finish within ${timeoutMs} ms${output ? `: ${output}` : ''}`,
+        ),
+      );
+    }, timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(
+        new BerthError('Unavailable', `${what} ${inv.command.path}: ${err.message}`, {
+          cause: err,
+        }),
+      );
+    });
+    // 'close' is exit plus end of file on both pipes: a server that kept start's
+    // stdout open would hang here, as it hangs containerd.
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: Buffer.concat(out), stderr });
+    });
+  });
+}
+
+export interface StartedShim {
+  /** Address to dial: a socket path, or `\0…` for an abstract socket. */
+  socket: string;
+  /** The address as the shim printed it (what `address` holds). */
+  address: string;
+}
+
+/** Parses what `start` prints: a plain address, or 2.x's JSON bootstrap `{version,address,protocol}`. */
+export function parseStartOutput(output: string): StartedShim {
+  let address = output.trim();
+  if (address.startsWith('{')) {
+    let boot: { version?: number; address?: string; protocol?: string };
+    try {
+      boot = JSON.parse(address);
+    } catch {
+      throw new BerthError('Unknown', `shim printed malformed bootstrap JSON: ${address}`);
+    }
+    if (boot.version !== 2) {
+      throw errNotImplemented(
+        `shim bootstrap version ${boot.version}: only task API v2 is supported`,
+      );
+    }
+    if (boot.protocol && boot.protocol !== 'ttrpc') {
+      throw errNotImplemented(`shim protocol ${boot.protocol}: only ttrpc is supported`);
+    }
+    address = String(boot.address ?? '');
+  }
+  if (address === '') throw new BerthError('Unknown', 'shim printed no address');
+  return { address, socket: dialTarget(address) };
+}
+
+/** `unix:///path` is a filesystem socket; anything else is an abstract socket name (pre-1.5 shims). */
+export function dialTarget(address: string): string {
+  return address.startsWith('unix://') ? address.slice('unix://'.length) : `\0${address}`;
+}
+
+export async function runShimStart(
+  inv: ShimInvocation,
+  options: Any | undefined,
+  timeoutMs: number,
+): Promise<StartedShim> {
+  const input = options ? Any.encode(options).finish() : new Uint8Array();
+  const r = await run(inv, [...flags(inv), 'start'], input, timeoutMs, 'shim start');
+  const stdout = r.stdout.toString();
+  if (r.code !== 0) {
+    const why = r.signal ? `signal ${r.signal}` : `exit status ${r.code}`;
+    throw new BerthError(
+      'Unknown',
+      `start shim ${inv.command.path} for ${inv.namespace}/${inv.id}: ${why}: ${(stdout + r.stderr).trim()}`,
+    );
+  }
+  return parseStartOutput(stdout);
+}
+
+export interface ShimDeleteResult {
+  response: DeleteResponse;
+  /** What the shim wrote on stderr, logged by the caller as warnings. */
+  stderr: string;
+}
+
+export async function runShimDelete(
+  inv: ShimInvocation,
+  timeoutMs: number,
+): Promise<ShimDeleteResult> {
+  const r = await run(
+    inv,
+    [...flags(inv), '-bundle', inv.bundlePath, 'delete'],
+    new Uint8Array(),
+    timeoutMs,
+    'shim delete',
+  );
+  if (r.code !== 0) {
+    const why = r.signal ? `signal ${r.signal}` : `exit status ${r.code}`;
+    throw new BerthError(
+      'Unknown',
+      `shim delete ${inv.command.path} for ${inv.namespace}/${inv.id}: ${why}: ${r.stderr.trim()}`,
+    );
+  }
+  let response: DeleteResponse;
+  try {
+    response = DeleteResponse.decode(r.stdout);
+  } catch (err) {
+    throw new BerthError('Unknown', `shim delete printed a malformed DeleteResponse`, {
+      cause: err,
+    });
+  }
+  return { response, stderr: r.stderr };
+}
