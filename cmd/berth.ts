@@ -7,6 +7,8 @@ import { registerContainers } from './berth/containers.js';
 import { registerEvents } from './berth/events.js';
 import { registerNamespaces } from './berth/namespaces.js';
 import { registerPlugins } from './berth/plugins.js';
+import { registerRun } from './berth/run.js';
+import { registerTasks } from './berth/tasks.js';
 import { registerVersion } from './berth/version.js';
 
 const program = new Command('berth')
@@ -23,6 +25,7 @@ const program = new Command('berth')
     process.env.BERTH_NAMESPACE ?? DEFAULT_NAMESPACE,
   )
   .option('--timeout <seconds>', 'deadline for each request')
+  .enablePositionalOptions()
   .showHelpAfterError();
 
 registerVersion(program);
@@ -30,6 +33,8 @@ registerPlugins(program);
 registerNamespaces(program);
 registerContainers(program);
 registerEvents(program);
+registerRun(program);
+registerTasks(program);
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`berth: ${err.message}\n`);

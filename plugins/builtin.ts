@@ -9,6 +9,7 @@ import {
 import { introspectionGrpcPlugin, introspectionServicePlugin } from './introspection/plugin.js';
 import { metadataPlugin } from './metadata/plugin.js';
 import { namespacesGrpcPlugin, namespacesServicePlugin } from './namespaces/plugin.js';
+import { taskRuntimePlugin, tasksGrpcPlugin, tasksServicePlugin } from './tasks/plugin.js';
 import { versionGrpcPlugin, versionServicePlugin } from './version/plugin.js';
 
 /** Every plugin berthd registers, in registration order (the registry sorts by requires). */
@@ -21,11 +22,14 @@ export function builtinPlugins(): Registration[] {
     eventsServicePlugin as Registration,
     namespacesServicePlugin,
     containersServicePlugin,
+    taskRuntimePlugin as Registration,
+    tasksServicePlugin,
     versionGrpcPlugin,
     introspectionGrpcPlugin,
     eventsGrpcPlugin,
     namespacesGrpcPlugin,
     containersGrpcPlugin,
+    tasksGrpcPlugin,
     eventsTtrpcPlugin,
   ];
 }

@@ -14,6 +14,8 @@ import {
   type VersionResponse,
 } from '../gen/containerd/services/version/v1/version.js';
 import type { Any } from '../gen/google/protobuf/any.js';
+import { ContainerHandle, type NewContainerOptions, specAny } from './container.js';
+import { tasksApi } from './tasks.js';
 import {
   type CallOptions,
   Connection,
@@ -72,7 +74,7 @@ export class Client {
     method: string,
     req: unknown,
     extra?: Partial<CallOptions>,
-  ) {
+  ): Promise<Res> {
     return unary<unknown, Res>(this.conn, this.conn.client(ctor), method, req, this.opts(extra));
   }
 
@@ -186,4 +188,28 @@ export class Client {
         { signal, timeoutMs: undefined },
       ),
   };
+
+  /** The Tasks service, one method per RPC. */
+  readonly tasks = tasksApi(this);
+
+  /** Creates the container record and returns a handle to run tasks in it. */
+  async newContainer(o: NewContainerOptions): Promise<ContainerHandle> {
+    const record = await this.containers.create({
+      id: o.id,
+      labels: o.labels ?? {},
+      image: o.image ?? '',
+      runtime: { name: o.runtime ?? 'io.containerd.berth.v2', options: o.runtimeOptions },
+      spec: specAny(o.spec),
+      snapshotter: o.snapshotter ?? '',
+      snapshotKey: o.snapshotKey ?? '',
+    });
+    return new ContainerHandle(this.tasks, record, (id) => this.containers.delete(id));
+  }
+
+  /** A handle on an existing container. */
+  async loadContainer(id: string): Promise<ContainerHandle> {
+    return new ContainerHandle(this.tasks, await this.containers.get(id), (i) =>
+      this.containers.delete(i),
+    );
+  }
 }

@@ -3,6 +3,7 @@ import type { Container } from '../../api/client/index.js';
 import { fromTimestamp } from '../../api/timestamp.js';
 import { unpackJson } from '../../api/typeurl.js';
 import { labelsString, parseLabelArgs, printJSON, table } from './output.js';
+import { type ContainerFlags, addContainerFlags, createContainer } from './container-flags.js';
 import { withClient } from './context.js';
 
 /** Container record as readable JSON: the spec decoded, options shown by type. */
@@ -25,7 +26,8 @@ export function registerContainers(program: Command) {
   const cs = program
     .command('containers')
     .aliases(['container', 'c'])
-    .description('manage containers');
+    .description('manage containers')
+    .enablePositionalOptions();
   cs.command('ls [filters...]')
     .alias('list')
     .description('list containers (filters like labels.app==web or image~=busybox)')
@@ -49,6 +51,16 @@ export function registerContainers(program: Command) {
         );
       }),
     );
+  addContainerFlags(
+    cs
+      .command('create <id> [command...]')
+      .passThroughOptions()
+      .description('create a container record (no task)'),
+  ).action(
+    withClient(async (client, id: string, args: string[], f: ContainerFlags) => {
+      await createContainer(client, id, args, f);
+    }),
+  );
   cs.command('info <id>')
     .description('show a container record')
     .option('--spec', 'print only the OCI spec')

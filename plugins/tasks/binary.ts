@@ -1,7 +1,7 @@
 // Runtime name → shim command, by containerd's rule: `io.containerd.runc.v2` runs
 // `containerd-shim-runc-v2` (the last two dot-separated parts), an absolute path
 // runs as is. Lookup order: $PATH, then the directory berthd runs from, then (for
-// Berth's own runtime) the shim script inside this package.
+// Berth's own runtime) the shim bundle inside this package.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -90,8 +90,14 @@ export function resolveShim(runtime: string, opts: ResolveOptions = {}): ShimCom
     if (isExecutableFile(candidate)) return commandFor(candidate);
   }
   if (canonicalRuntime(runtime) === BERTH_RUNTIME) {
-    const script = path.join(opts.packageRoot ?? packageRoot(), 'dist', 'cmd', 'berth-shim.js');
-    if (fs.existsSync(script)) return commandFor(script);
+    // The single-file bundle starts fastest; the plain build is the fallback.
+    const root = opts.packageRoot ?? packageRoot();
+    for (const script of [
+      path.join(root, 'dist', 'berth-shim.mjs'),
+      path.join(root, 'dist', 'cmd', 'berth-shim.js'),
+    ]) {
+      if (fs.existsSync(script)) return commandFor(script);
+    }
   }
   throw errNotFound(`runtime ${JSON.stringify(runtime)}: shim binary ${name} not installed`);
 }

@@ -17,7 +17,7 @@ export interface TaskRuntimeConfig {
 }
 
 export const defaultTaskRuntimeConfig: TaskRuntimeConfig = {
-  default_runtime: 'io.containerd.runc.v2',
+  default_runtime: 'io.containerd.berth.v2',
   shim_start_timeout_ms: 10_000,
   shim_dial_timeout_ms: 5_000,
   shim_reconnect_timeout_ms: 2_000,

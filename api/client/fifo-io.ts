@@ -1,0 +1,140 @@
+// A task's stdio as named pipes, the way containerd clients hand stdio to a
+// shim: the client creates the FIFOs, passes their paths in Create/Exec, and
+// keeps its ends open. Each end is opened O_RDWR|O_NONBLOCK first, so neither
+// side's open blocks whoever comes second, and wrapped in a pipe handle so no
+// libuv thread-pool thread ever blocks on it.
+
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { S_IF, mknod } from '../../native/index.js';
+
+/** Where FIFOs go by default: beside the daemon's state when root, else the temp dir. */
+export function defaultFifoRoot(): string {
+  return process.getuid?.() === 0 ? '/run/berth/fifo' : path.join(os.tmpdir(), 'berth-fifo');
+}
+
+export interface FifoPaths {
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+}
+
+export interface FifoSetOptions {
+  /** Create a stdin FIFO (otherwise the process gets /dev/null). */
+  stdin?: boolean;
+  /** One stream for a terminal: stdout only. */
+  terminal?: boolean;
+  /** Parent directory for the set's own directory. */
+  root?: string;
+}
+
+function openPipe(file: string, readable: boolean): { sock: net.Socket; fd: number } {
+  const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+  const sock = new net.Socket({ fd, readable, writable: !readable });
+  return { sock, fd };
+}
+
+/**
+ * The client's ends of a task's FIFOs. `stdout`/`stderr` end once the task's
+ * side closes after `detach()`; `stdin` is written and then closed with
+ * `closeStdin()` (followed by a CloseIO call so the shim closes its end).
+ */
+export class FifoSet {
+  readonly paths: FifoPaths;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  readonly stdin: Writable | undefined;
+  private readonly keepalive: net.Socket[] = [];
+  private readonly readers: net.Socket[] = [];
+  private closed = false;
+
+  private constructor(
+    readonly dir: string,
+    opts: FifoSetOptions,
+  ) {
+    const terminal = opts.terminal ?? false;
+    const p = (name: string) => path.join(dir, name);
+    this.paths = {
+      stdin: opts.stdin ? p('stdin') : '',
+      stdout: p('stdout'),
+      stderr: terminal ? '' : p('stderr'),
+      terminal,
+    };
+    for (const f of [this.paths.stdin, this.paths.stdout, this.paths.stderr]) {
+      if (f) mknod(f, S_IF.FIFO | 0o600);
+    }
+    this.stdout = this.reader(this.paths.stdout);
+    this.stderr = this.paths.stderr ? this.reader(this.paths.stderr) : emptyReadable();
+    this.stdin = this.paths.stdin ? openPipe(this.paths.stdin, false).sock : undefined;
+  }
+
+  static create(id: string, opts: FifoSetOptions = {}): FifoSet {
+    const root = opts.root ?? defaultFifoRoot();
+    fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+    const dir = fs.mkdtempSync(path.join(root, `${id}-${randomBytes(3).toString('hex')}-`));
+    try {
+      return new FifoSet(dir, opts);
+    } catch (err) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * A read end that sees end-of-file once every writer is gone: an O_RDWR
+   * handle keeps the pipe open until `detach()`, a second O_RDONLY handle
+   * reads. Reading before the writer arrives would otherwise see EOF at once.
+   */
+  private reader(file: string): Readable {
+    const keep = openPipe(file, true);
+    keep.sock.pause();
+    this.keepalive.push(keep.sock);
+    const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const sock = new net.Socket({ fd, readable: true, writable: false });
+    sock.on('error', () => {});
+    this.readers.push(sock);
+    return sock;
+  }
+
+  /** Drop the keep-alive ends: the readers end when the task's side closes. */
+  detach(): void {
+    for (const s of this.keepalive.splice(0)) s.destroy();
+  }
+
+  /** End the stdin stream (the caller then asks the shim to close its end). */
+  closeStdin(): Promise<void> {
+    const w = this.stdin;
+    if (!w || w.writableEnded) return Promise.resolve();
+    return new Promise((resolve) => w.end(() => resolve()));
+  }
+
+  /** Waits (bounded) for the output streams to end, then closes everything and removes the FIFOs. */
+  async close(drainMs = 2_000): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.detach();
+    const ended = this.readers.map(
+      (r) =>
+        new Promise<void>((resolve) =>
+          r.readableEnded || r.destroyed ? resolve() : r.once('close', () => resolve()),
+        ),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(ended), new Promise((r) => (timer = setTimeout(r, drainMs)))]);
+    clearTimeout(timer);
+    for (const r of this.readers) r.destroy();
+    (this.stdin as net.Socket | undefined)?.destroy();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function emptyReadable(): Readable {
+  const p = new PassThrough();
+  p.end();
+  return p;
+}

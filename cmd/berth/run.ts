@@ -1,0 +1,77 @@
+import type { Command } from 'commander';
+import type { Client } from '../../api/client/client.js';
+import type { ContainerHandle, ProcessHandle } from '../../api/client/container.js';
+import { attachStdio } from './attach.js';
+import { type ContainerFlags, addContainerFlags, createContainer } from './container-flags.js';
+import { withClient } from './context.js';
+
+interface RunFlags extends ContainerFlags {
+  rm?: boolean;
+  detach?: boolean;
+  interactive?: boolean;
+}
+
+/**
+ * Runs a process attached to this terminal until it exits; returns its exit
+ * status. The task is deleted afterwards (the container stays).
+ */
+export async function runAttached(
+  ctr: ContainerHandle,
+  opts: { tty: boolean; stdin: boolean },
+): Promise<number> {
+  const task = await ctr.newTask({ stdio: true, stdin: opts.stdin, terminal: opts.tty });
+  let att: ReturnType<typeof attachStdio> | undefined;
+  try {
+    att = attachStdio(task, opts);
+    const exited = task.wait();
+    await task.start();
+    const { exitStatus } = await exited;
+    att.restore();
+    att = undefined;
+    await task.delete();
+    return exitStatus;
+  } finally {
+    att?.restore();
+  }
+}
+
+/** Starts a task with no stdio and leaves it running. */
+export async function startDetached(ctr: ContainerHandle): Promise<ProcessHandle> {
+  const task = await ctr.newTask({ stdio: false });
+  await task.start();
+  return task;
+}
+
+async function run(client: Client, id: string, args: string[], f: RunFlags): Promise<void> {
+  if (f.rm && f.detach) throw new Error('--rm and --detach cannot be combined');
+  const ctr = await createContainer(client, id, args, f);
+  try {
+    if (f.detach) {
+      await startDetached(ctr);
+      return;
+    }
+    const status = await runAttached(ctr, {
+      tty: f.tty ?? false,
+      stdin: (f.interactive ?? false) || (f.tty ?? false),
+    });
+    process.exitCode = Math.min(status, 255);
+  } catch (err) {
+    if (f.rm) await ctr.delete().catch(() => {});
+    throw err;
+  }
+  if (f.rm) await ctr.delete();
+}
+
+export function registerRun(program: Command) {
+  addContainerFlags(
+    program
+      .command('run <id> [command...]')
+      .passThroughOptions()
+      .description('create a container and run a task in it (exit status becomes ours)')
+      .option('--rm', 'delete the container when the task exits')
+      .option('-d, --detach', 'start the task and return')
+      .option('-i, --interactive', 'forward stdin'),
+  ).action(
+    withClient(async (client, id: string, args: string[], f: RunFlags) => run(client, id, args, f)),
+  );
+}

@@ -1,0 +1,492 @@
+// The runtime v2 task manager: one shim per task (or per group), started with
+// the shim binary's `start`, driven over ttrpc, cleaned up with `delete` when
+// it dies. It owns the bundles under its state directory and the live shim
+// connections; the Tasks service is a thin layer over it.
+
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { BerthError, errAlreadyExists, errNotFound } from '../../api/errors.js';
+import { TaskDelete, TaskExit } from '../../api/gen/containerd/events/task.js';
+import type { Mount } from '../../api/gen/containerd/types/mount.js';
+import type { Any } from '../../api/gen/google/protobuf/any.js';
+import type { Timestamp } from '../../api/gen/google/protobuf/timestamp.js';
+import { validateIdentifier } from '../../api/identifiers.js';
+import { nowTimestamp } from '../../api/timestamp.js';
+import { TtrpcClient } from '../../api/ttrpc/index.js';
+import { packAny } from '../../api/typeurl.js';
+import type { Publisher } from '../core/publisher.js';
+import { type ShimCommand, commandFor, resolveShim } from './binary.js';
+import { Bundle, type BundleDirs } from './bundle.js';
+import type { TaskRuntimeConfig } from './config.js';
+import { openShimLog } from './shim-log.js';
+import { type ShimInvocation, dialTarget, runShimDelete, runShimStart } from './shim-process.js';
+import { ShimTask, type TaskExitInfo, taskKey } from './shim.js';
+
+/** Exit status reported for a task whose shim vanished: killed by SIGKILL. */
+export const DEAD_SHIM_EXIT_STATUS = 128 + 9;
+
+export interface TaskManagerOptions {
+  dirs: BundleDirs;
+  config: TaskRuntimeConfig;
+  /** The daemon's gRPC and ttrpc sockets, handed to shims. */
+  address: string;
+  ttrpcAddress: string;
+  /** What shims get as -publish-binary. */
+  publishBinary: string;
+  publisher: Publisher;
+  log: Logger;
+  /** Overrides the shim lookup (tests). */
+  resolve?: (runtime: string) => ShimCommand;
+}
+
+export interface CreateTaskOptions {
+  namespace: string;
+  id: string;
+  /** Runtime name (`io.containerd.runc.v2`) or absolute shim path. */
+  runtime: string;
+  /** Absolute shim path from the request; wins over the runtime name. */
+  runtimePath?: string;
+  /** Runtime options from the container record, piped to `shim start`. */
+  runtimeOptions?: Any;
+  /** The OCI spec as JSON bytes. */
+  spec?: Uint8Array;
+  rootfs: Mount[];
+  stdin: string;
+  stdout: string;
+  stderr: string;
+  terminal: boolean;
+  /** Create options for the shim's Create call. */
+  options?: Any;
+}
+
+export interface DeletedTask {
+  pid: number;
+  exitStatus: number;
+  exitedAt: Timestamp | undefined;
+}
+
+export class TaskManager {
+  private readonly tasks = new Map<string, ShimTask>();
+  /** Keys with a create or delete in progress: a second one is refused, not queued. */
+  private readonly busy = new Set<string>();
+  private closed = false;
+
+  constructor(private readonly o: TaskManagerOptions) {}
+
+  get(namespace: string, id: string): ShimTask {
+    const t = this.tasks.get(taskKey(namespace, id));
+    if (!t) throw errNotFound(`task ${id}`);
+    return t;
+  }
+
+  find(namespace: string, id: string): ShimTask | undefined {
+    return this.tasks.get(taskKey(namespace, id));
+  }
+
+  list(namespace: string): ShimTask[] {
+    return [...this.tasks.values()]
+      .filter((t) => t.namespace === namespace)
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  all(): ShimTask[] {
+    return [...this.tasks.values()];
+  }
+
+  private command(runtime: string, runtimePath?: string): ShimCommand {
+    if (runtimePath) {
+      if (!path.isAbsolute(runtimePath)) {
+        throw new BerthError('InvalidArgument', `runtime path ${runtimePath} must be absolute`);
+      }
+      return commandFor(runtimePath);
+    }
+    return (this.o.resolve ?? resolveShim)(runtime || this.o.config.default_runtime);
+  }
+
+  private invocation(bundle: Bundle, command: ShimCommand): ShimInvocation {
+    return {
+      command,
+      namespace: bundle.namespace,
+      id: bundle.id,
+      bundlePath: bundle.path,
+      address: this.o.address,
+      ttrpcAddress: this.o.ttrpcAddress,
+      publishBinary: this.o.publishBinary,
+      debug: this.o.config.shim_debug,
+    };
+  }
+
+  private claim(key: string): () => void {
+    if (this.busy.has(key) || this.tasks.has(key)) throw errAlreadyExists(`task ${key}`);
+    this.busy.add(key);
+    return () => this.busy.delete(key);
+  }
+
+  /** Starts a shim for the task and creates the task in it; returns the task and its pid. */
+  async create(c: CreateTaskOptions): Promise<{ task: ShimTask; pid: number }> {
+    if (this.closed) throw new BerthError('Unavailable', 'task manager is shutting down');
+    validateIdentifier(c.namespace);
+    validateIdentifier(c.id);
+    const key = taskKey(c.namespace, c.id);
+    const release = this.claim(key);
+    try {
+      const command = this.command(c.runtime, c.runtimePath);
+      const bundle = await Bundle.create(this.o.dirs, c.namespace, c.id, c.spec);
+      let shim: ShimTask | undefined;
+      let started = false;
+      try {
+        await bundle.writeShimBinaryPath(command.path);
+        const inv = this.invocation(bundle, command);
+        // The reader must exist before the shim opens the FIFO write-only.
+        const logReader = openShimLog(bundle.logFifo, this.o.log.child({ task: key }));
+        let conn: TtrpcClient;
+        try {
+          const addr = await runShimStart(
+            inv,
+            c.runtimeOptions,
+            this.o.config.shim_start_timeout_ms,
+          );
+          started = true;
+          await bundle.writeAddress(addr.address);
+          conn = await TtrpcClient.connect(addr.socket, {
+            timeoutMs: this.o.config.shim_dial_timeout_ms,
+          });
+        } catch (err) {
+          logReader.close();
+          throw err;
+        }
+        shim = new ShimTask(c.namespace, c.id, bundle, command, conn, logReader);
+        const res = await shim.task.create(
+          {
+            id: c.id,
+            bundle: bundle.path,
+            rootfs: c.rootfs,
+            terminal: c.terminal,
+            stdin: c.stdin,
+            stdout: c.stdout,
+            stderr: c.stderr,
+            checkpoint: '',
+            parentCheckpoint: '',
+            options: c.options,
+          },
+          shim.opts(),
+        );
+        this.watch(shim);
+        this.tasks.set(key, shim);
+        return { task: shim, pid: res.pid };
+      } catch (err) {
+        await this.abandon(bundle, command, shim, started);
+        throw err;
+      }
+    } finally {
+      release();
+    }
+  }
+
+  /** Undo a create that failed part way: stop the shim, let it clean up, drop the bundle. */
+  private async abandon(
+    bundle: Bundle,
+    command: ShimCommand,
+    shim: ShimTask | undefined,
+    started: boolean,
+  ): Promise<void> {
+    if (shim) {
+      shim.expectedClose = true;
+      await shim.task
+        .shutdown(
+          { id: shim.id, now: true },
+          shim.opts({ timeoutMs: this.o.config.shim_shutdown_timeout_ms }),
+        )
+        .catch(() => {});
+      shim.disconnect();
+    }
+    if (started) {
+      await runShimDelete(
+        this.invocation(bundle, command),
+        this.o.config.shim_delete_timeout_ms,
+      ).catch((err) =>
+        this.o.log.warn({ err, task: bundle.id }, 'shim delete after a failed create'),
+      );
+    }
+    await bundle
+      .delete()
+      .catch((err) =>
+        this.o.log.warn({ err, bundle: bundle.path }, 'removing the bundle of a failed create'),
+      );
+  }
+
+  /** A closed connection we did not ask for means the shim died. */
+  private watch(shim: ShimTask): void {
+    shim.conn.onClose(() => {
+      if (shim.expectedClose || this.closed) {
+        shim.settleDeath(undefined);
+        return;
+      }
+      void this.handleDeath(shim);
+    });
+  }
+
+  private async handleDeath(shim: ShimTask): Promise<void> {
+    if (!shim.claimDeath()) return;
+    this.o.log.warn({ task: shim.key }, 'shim connection lost; cleaning up after the shim');
+    shim.disconnect();
+    const exit = await this.cleanupDeadShim(shim.bundle, shim.shim.path);
+    if (this.tasks.get(shim.key) === shim) this.tasks.delete(shim.key);
+    shim.settleDeath(exit);
+  }
+
+  /**
+   * `shim delete` (runc delete --force, unmount), the bundle removed, and the
+   * exit and delete events the shim can no longer send.
+   */
+  private async cleanupDeadShim(
+    bundle: Bundle,
+    shimPath: string | undefined,
+  ): Promise<TaskExitInfo> {
+    let exit: TaskExitInfo = {
+      pid: 0,
+      exitStatus: DEAD_SHIM_EXIT_STATUS,
+      exitedAt: nowTimestamp(),
+    };
+    if (shimPath) {
+      try {
+        const r = await runShimDelete(
+          this.invocation(bundle, commandFor(shimPath)),
+          this.o.config.shim_delete_timeout_ms,
+        );
+        if (r.stderr.trim())
+          this.o.log.debug({ task: bundle.id, stderr: r.stderr.trim() }, 'shim delete');
+        exit = {
+          pid: r.response.pid,
+          exitStatus: r.response.exitStatus || DEAD_SHIM_EXIT_STATUS,
+          exitedAt: r.response.exitedAt ?? exit.exitedAt,
+        };
+      } catch (err) {
+        this.o.log.warn({ err, task: bundle.id }, 'shim delete failed');
+      }
+    }
+    await bundle
+      .delete()
+      .catch((err) =>
+        this.o.log.warn({ err, bundle: bundle.path }, 'removing the bundle of a dead shim'),
+      );
+    const { namespace, id } = bundle;
+    this.o.publisher.publish(
+      namespace,
+      '/tasks/exit',
+      packAny('containerd.events.TaskExit', TaskExit, {
+        containerId: id,
+        id,
+        pid: exit.pid,
+        exitStatus: exit.exitStatus,
+        exitedAt: exit.exitedAt,
+      }),
+    );
+    this.o.publisher.publish(
+      namespace,
+      '/tasks/delete',
+      packAny('containerd.events.TaskDelete', TaskDelete, {
+        containerId: id,
+        id,
+        pid: exit.pid,
+        exitStatus: exit.exitStatus,
+        exitedAt: exit.exitedAt,
+      }),
+    );
+    return exit;
+  }
+
+  /** Deletes a stopped task: the shim's Delete, its Shutdown, then the bundle. */
+  async delete(namespace: string, id: string): Promise<DeletedTask> {
+    const shim = this.get(namespace, id);
+    const key = shim.key;
+    if (this.busy.has(key))
+      throw new BerthError('FailedPrecondition', `task ${id} is being deleted`);
+    this.busy.add(key);
+    try {
+      const res = await shim.task.delete({ id, execId: '' }, shim.opts());
+      shim.expectedClose = true;
+      // A shim serving other tasks of its group ignores Shutdown; ours closes.
+      await shim.task
+        .shutdown(
+          { id, now: false },
+          shim.opts({ timeoutMs: this.o.config.shim_shutdown_timeout_ms }),
+        )
+        .catch(() => {});
+      shim.disconnect();
+      this.tasks.delete(key);
+      await shim.bundle.delete();
+      return { pid: res.pid, exitStatus: res.exitStatus, exitedAt: res.exitedAt };
+    } catch (err) {
+      // The shim went away under us: its death handler reports and cleans up.
+      if (shim.conn.closed && !shim.expectedClose) {
+        const exit = await shim.deathExit();
+        if (exit) return exit;
+      }
+      throw err;
+    } finally {
+      this.busy.delete(key);
+    }
+  }
+
+  /**
+   * Reconnects to the shims of bundles left by a previous daemon, all in
+   * parallel with short timeouts; a shim that is gone is cleaned up and its
+   * task reported exited. `keep` says whether a task still has its container.
+   */
+  async recover(keep: (namespace: string, id: string) => Promise<boolean>): Promise<{
+    reconnected: number;
+    cleaned: number;
+  }> {
+    const bundles = await this.scanBundles();
+    let reconnected = 0;
+    let cleaned = 0;
+    await Promise.all(
+      bundles.map(async (bundle) => {
+        const shimPath = await bundle.readShimBinaryPath().catch(() => undefined);
+        try {
+          if (!(await keep(bundle.namespace, bundle.id))) {
+            throw new BerthError('NotFound', 'container record is gone');
+          }
+          await this.reconnect(bundle, shimPath);
+          reconnected++;
+        } catch (err) {
+          this.o.log.info(
+            { task: taskKey(bundle.namespace, bundle.id), reason: (err as Error).message },
+            'shim not reconnected; cleaning up',
+          );
+          await this.stopLiveShim(bundle, shimPath);
+          await this.cleanupDeadShim(bundle, shimPath);
+          cleaned++;
+        }
+      }),
+    );
+    await this.removeOrphanWorkDirs();
+    return { reconnected, cleaned };
+  }
+
+  /**
+   * A shim can still be alive when its container record is gone: kill its
+   * processes and ask it to exit before `shim delete` cleans up. Best effort.
+   */
+  private async stopLiveShim(bundle: Bundle, shimPath: string | undefined): Promise<void> {
+    const address = await bundle.readAddress().catch(() => undefined);
+    if (!address) return;
+    const timeoutMs = this.o.config.shim_reconnect_timeout_ms;
+    let conn: TtrpcClient;
+    try {
+      conn = await TtrpcClient.connect(dialTarget(address), { timeoutMs });
+    } catch {
+      return;
+    }
+    const shim = new ShimTask(
+      bundle.namespace,
+      bundle.id,
+      bundle,
+      commandFor(shimPath ?? ''),
+      conn,
+      undefined,
+    );
+    shim.expectedClose = true;
+    const id = bundle.id;
+    try {
+      await shim.task.kill({ id, execId: '', signal: 9, all: true }, shim.opts({ timeoutMs }));
+      await shim.task.wait({ id, execId: '' }, shim.opts({ timeoutMs: 5_000 }));
+      await shim.task.delete({ id, execId: '' }, shim.opts({ timeoutMs }));
+    } catch {
+      // Whatever is left, `shim delete` forces.
+    }
+    await shim.task.shutdown({ id, now: true }, shim.opts({ timeoutMs })).catch(() => {});
+    shim.disconnect();
+  }
+
+  private async reconnect(bundle: Bundle, shimPath: string | undefined): Promise<void> {
+    const address = await bundle.readAddress();
+    if (!address) throw new BerthError('NotFound', 'bundle has no shim address');
+    if (!shimPath) throw new BerthError('NotFound', 'bundle has no shim binary path');
+    const timeoutMs = this.o.config.shim_reconnect_timeout_ms;
+    const conn = await TtrpcClient.connect(dialTarget(address), { timeoutMs });
+    await bundle.ensureLogFifo();
+    const logReader = openShimLog(
+      bundle.logFifo,
+      this.o.log.child({ task: taskKey(bundle.namespace, bundle.id) }),
+    );
+    const shim = new ShimTask(
+      bundle.namespace,
+      bundle.id,
+      bundle,
+      commandFor(shimPath),
+      conn,
+      logReader,
+    );
+    try {
+      await shim.task.connect({ id: bundle.id }, shim.opts({ timeoutMs }));
+    } catch (err) {
+      shim.disconnect();
+      throw err;
+    }
+    this.watch(shim);
+    this.tasks.set(shim.key, shim);
+  }
+
+  private async scanBundles(): Promise<Bundle[]> {
+    const out: Bundle[] = [];
+    for (const ns of await readdirSafe(this.o.dirs.state)) {
+      if (!isIdentifier(ns)) continue;
+      for (const id of await readdirSafe(path.join(this.o.dirs.state, ns))) {
+        if (isIdentifier(id)) out.push(new Bundle(this.o.dirs, ns, id));
+      }
+    }
+    return out;
+  }
+
+  /** Work directories (persistent) whose bundle (volatile) is gone, e.g. after a reboot. */
+  private async removeOrphanWorkDirs(): Promise<void> {
+    for (const ns of await readdirSafe(this.o.dirs.root)) {
+      if (!isIdentifier(ns)) continue;
+      for (const id of await readdirSafe(path.join(this.o.dirs.root, ns))) {
+        if (!isIdentifier(id) || this.tasks.has(taskKey(ns, id))) continue;
+        const bundleDir = path.join(this.o.dirs.state, ns, id);
+        if (await exists(bundleDir)) continue;
+        await fs.rm(path.join(this.o.dirs.root, ns, id), { recursive: true, force: true });
+      }
+    }
+  }
+
+  /** Drops every shim connection; shims and containers keep running. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.tasks.values()) t.disconnect();
+    this.tasks.clear();
+  }
+}
+
+function isIdentifier(s: string): boolean {
+  try {
+    validateIdentifier(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readdirSafe(dir: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(dir, { withFileTypes: true }))
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

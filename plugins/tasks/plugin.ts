@@ -1,0 +1,65 @@
+import { TasksService } from '../../api/gen/containerd/services/tasks/v1/tasks.js';
+import type { Publisher } from '../core/publisher.js';
+import { PluginType, type Registration } from '../core/types.js';
+import type { MetadataDB } from '../metadata/db.js';
+import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
+import { type TaskRuntimeConfig, defaultTaskRuntimeConfig } from './config.js';
+import { TaskManager } from './manager.js';
+import { TasksLocal } from './service.js';
+
+/**
+ * The runtime v2 task manager, `io.berth.runtime.v2.task`: bundles live in its
+ * state directory, shim work directories in its root. Init reconnects to the
+ * shims a previous daemon left running.
+ */
+export const taskRuntimePlugin: Registration<TaskRuntimeConfig, TaskManager> = {
+  type: PluginType.Runtime,
+  id: 'task',
+  requires: [PluginType.Metadata, PluginType.Event],
+  config: defaultTaskRuntimeConfig,
+  async init(ctx) {
+    const db = ctx.get<MetadataDB>(PluginType.Metadata);
+    const manager = new TaskManager({
+      dirs: { state: ctx.state, root: ctx.root },
+      config: ctx.config,
+      address: ctx.daemon.address,
+      ttrpcAddress: ctx.daemon.ttrpcAddress,
+      publishBinary: process.argv[1] ?? 'berthd',
+      publisher: ctx.get<Publisher>(PluginType.Event),
+      log: ctx.log,
+    });
+    ctx.onClose(() => manager.close());
+    const started = Date.now();
+    const r = await manager.recover(async (ns, id) => {
+      try {
+        await db.containers.get(ns, id);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    if (r.reconnected + r.cleaned > 0) {
+      ctx.log.info({ ...r, ms: Date.now() - started }, 'tasks recovered');
+    }
+    ctx.meta.capabilities.push('shim-recovery');
+    return manager;
+  },
+};
+
+export const tasksServicePlugin: Registration = {
+  type: PluginType.Service,
+  id: 'tasks-service',
+  requires: [PluginType.Runtime, PluginType.Metadata],
+  init: (ctx) =>
+    new TasksLocal(
+      ctx.get<TaskManager>(PluginType.Runtime, 'task'),
+      ctx.get<MetadataDB>(PluginType.Metadata).containers,
+    ),
+};
+
+export const tasksGrpcPlugin = grpcAdapterPlugin(
+  'tasks',
+  'containerd.services.tasks.v1.Tasks',
+  TasksService,
+  'tasks-service',
+);

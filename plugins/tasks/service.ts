@@ -1,0 +1,263 @@
+// containerd.services.tasks.v1.Tasks as a local service: requests come in with
+// the caller's namespace, most are forwarded to the task's shim over ttrpc.
+
+import { errInvalidArgument, errNotImplemented } from '../../api/errors.js';
+import type {
+  CloseIORequest,
+  CreateTaskRequest,
+  CreateTaskResponse,
+  DeleteProcessRequest,
+  DeleteResponse,
+  DeleteTaskRequest,
+  ExecProcessRequest,
+  ExecProcessResponse,
+  GetRequest,
+  GetResponse,
+  KillRequest,
+  ListPidsRequest,
+  ListPidsResponse,
+  ListTasksRequest,
+  ListTasksResponse,
+  MetricsRequest,
+  MetricsResponse,
+  PauseTaskRequest,
+  ResizePtyRequest,
+  ResumeTaskRequest,
+  StartRequest,
+  StartResponse,
+  UpdateTaskRequest,
+  WaitRequest,
+  WaitResponse,
+} from '../../api/gen/containerd/services/tasks/v1/tasks.js';
+import type { StateResponse } from '../../api/gen/containerd/task/v2/shim.js';
+import type { Metric } from '../../api/gen/containerd/types/metrics.js';
+import type { Process } from '../../api/gen/containerd/types/task/task.js';
+import type { Empty } from '../../api/gen/google/protobuf/empty.js';
+import { validateIdentifier } from '../../api/identifiers.js';
+import { nowTimestamp } from '../../api/timestamp.js';
+import { parseFilters } from '../filters/index.js';
+import type { ContainerStore } from '../metadata/containers.js';
+import type { CallContext } from '../server/context.js';
+import type { TaskManager } from './manager.js';
+import type { ShimTask } from './shim.js';
+
+function processFromState(containerId: string, s: StateResponse): Process {
+  return {
+    containerId,
+    id: s.execId || s.id,
+    pid: s.pid,
+    status: s.status,
+    stdin: s.stdin,
+    stdout: s.stdout,
+    stderr: s.stderr,
+    terminal: s.terminal,
+    exitStatus: s.exitStatus,
+    exitedAt: s.exitedAt,
+  };
+}
+
+function requireId(id: string, what = 'container id'): string {
+  if (!id) throw errInvalidArgument(`${what} must be set`);
+  validateIdentifier(id);
+  return id;
+}
+
+export class TasksLocal {
+  constructor(
+    private readonly manager: TaskManager,
+    private readonly containers: ContainerStore,
+  ) {}
+
+  private task(ns: string, id: string): ShimTask {
+    return this.manager.get(ns, requireId(id));
+  }
+
+  async create(req: CreateTaskRequest, ctx: CallContext): Promise<CreateTaskResponse> {
+    const id = requireId(req.containerId);
+    if (req.checkpoint) throw errNotImplemented('restoring a task from a checkpoint');
+    const container = await this.containers.get(ctx.namespace, id);
+    const { pid } = await this.manager.create({
+      namespace: ctx.namespace,
+      id,
+      runtime: container.runtime.name,
+      runtimePath: req.runtimePath || undefined,
+      runtimeOptions: container.runtime.options,
+      spec: container.spec?.value,
+      rootfs: req.rootfs,
+      stdin: req.stdin,
+      stdout: req.stdout,
+      stderr: req.stderr,
+      terminal: req.terminal,
+      options: req.options,
+    });
+    return { containerId: id, pid };
+  }
+
+  async start(req: StartRequest, ctx: CallContext): Promise<StartResponse> {
+    const t = this.task(ctx.namespace, req.containerId);
+    if (req.execId) validateIdentifier(req.execId);
+    const r = await t.task.start({ id: t.id, execId: req.execId }, t.opts({ signal: ctx.signal }));
+    return { pid: r.pid };
+  }
+
+  async delete(req: DeleteTaskRequest, ctx: CallContext): Promise<DeleteResponse> {
+    const id = requireId(req.containerId);
+    const r = await this.manager.delete(ctx.namespace, id);
+    return { id, pid: r.pid, exitStatus: r.exitStatus, exitedAt: r.exitedAt };
+  }
+
+  async deleteProcess(req: DeleteProcessRequest, ctx: CallContext): Promise<DeleteResponse> {
+    const t = this.task(ctx.namespace, req.containerId);
+    const execId = requireId(req.execId, 'exec id');
+    const r = await t.task.delete({ id: t.id, execId }, t.opts({ signal: ctx.signal }));
+    return { id: execId, pid: r.pid, exitStatus: r.exitStatus, exitedAt: r.exitedAt };
+  }
+
+  async get(req: GetRequest, ctx: CallContext): Promise<GetResponse> {
+    const t = this.task(ctx.namespace, req.containerId);
+    if (req.execId) validateIdentifier(req.execId);
+    const s = await t.task.state({ id: t.id, execId: req.execId }, t.opts({ signal: ctx.signal }));
+    return { process: processFromState(t.id, s) };
+  }
+
+  async list(_req: ListTasksRequest, ctx: CallContext): Promise<ListTasksResponse> {
+    const states = await Promise.all(
+      this.manager.list(ctx.namespace).map(async (t) => {
+        try {
+          const s = await t.task.state({ id: t.id, execId: '' }, t.opts({ timeoutMs: 5_000 }));
+          return processFromState(t.id, s);
+        } catch {
+          // A shim dying right now is being cleaned up; it is not listed.
+          return undefined;
+        }
+      }),
+    );
+    return { tasks: states.filter((p): p is Process => p !== undefined) };
+  }
+
+  async kill(req: KillRequest, ctx: CallContext): Promise<Empty> {
+    const t = this.task(ctx.namespace, req.containerId);
+    if (req.execId) validateIdentifier(req.execId);
+    if (!Number.isInteger(req.signal) || req.signal <= 0 || req.signal > 64) {
+      throw errInvalidArgument(`invalid signal ${req.signal}`);
+    }
+    await t.task.kill(
+      { id: t.id, execId: req.execId, signal: req.signal, all: req.all },
+      t.opts({ signal: ctx.signal }),
+    );
+    return {};
+  }
+
+  async exec(req: ExecProcessRequest, ctx: CallContext): Promise<ExecProcessResponse> {
+    const t = this.task(ctx.namespace, req.containerId);
+    const execId = requireId(req.execId, 'exec id');
+    if (!req.spec) throw errInvalidArgument('exec process spec must be set');
+    await t.task.exec(
+      {
+        id: t.id,
+        execId,
+        terminal: req.terminal,
+        stdin: req.stdin,
+        stdout: req.stdout,
+        stderr: req.stderr,
+        spec: req.spec,
+      },
+      t.opts({ signal: ctx.signal }),
+    );
+    return {};
+  }
+
+  async resizePty(req: ResizePtyRequest, ctx: CallContext): Promise<Empty> {
+    const t = this.task(ctx.namespace, req.containerId);
+    await t.task.resizePty(
+      { id: t.id, execId: req.execId, width: req.width, height: req.height },
+      t.opts({ signal: ctx.signal }),
+    );
+    return {};
+  }
+
+  async closeIo(req: CloseIORequest, ctx: CallContext): Promise<Empty> {
+    const t = this.task(ctx.namespace, req.containerId);
+    await t.task.closeIO(
+      { id: t.id, execId: req.execId, stdin: req.stdin },
+      t.opts({ signal: ctx.signal }),
+    );
+    return {};
+  }
+
+  async pause(req: PauseTaskRequest, ctx: CallContext): Promise<Empty> {
+    const t = this.task(ctx.namespace, req.containerId);
+    await t.task.pause({ id: t.id }, t.opts({ signal: ctx.signal }));
+    return {};
+  }
+
+  async resume(req: ResumeTaskRequest, ctx: CallContext): Promise<Empty> {
+    const t = this.task(ctx.namespace, req.containerId);
+    await t.task.resume({ id: t.id }, t.opts({ signal: ctx.signal }));
+    return {};
+  }
+
+  async listPids(req: ListPidsRequest, ctx: CallContext): Promise<ListPidsResponse> {
+    const t = this.task(ctx.namespace, req.containerId);
+    const r = await t.task.pids({ id: t.id }, t.opts({ signal: ctx.signal }));
+    return { processes: r.processes };
+  }
+
+  async update(req: UpdateTaskRequest, ctx: CallContext): Promise<Empty> {
+    const t = this.task(ctx.namespace, req.containerId);
+    await t.task.update(
+      { id: t.id, resources: req.resources, annotations: req.annotations },
+      t.opts({ signal: ctx.signal }),
+    );
+    return {};
+  }
+
+  async checkpoint(): Promise<never> {
+    throw errNotImplemented('checkpointing tasks (CRIU) is not supported by berthd');
+  }
+
+  /** Metrics for the tasks whose fields (`id`, `namespace`) match the filters. */
+  async metrics(req: MetricsRequest, ctx: CallContext): Promise<MetricsResponse> {
+    const f = parseFilters(req.filters);
+    const chosen = this.manager
+      .list(ctx.namespace)
+      .filter((t) =>
+        f.match(([field]) =>
+          field === 'id'
+            ? { value: t.id, present: true }
+            : field === 'namespace'
+              ? { value: t.namespace, present: true }
+              : { value: '', present: false },
+        ),
+      );
+    const metrics = await Promise.all(
+      chosen.map(async (t): Promise<Metric | undefined> => {
+        try {
+          const r = await t.task.stats({ id: t.id }, t.opts({ signal: ctx.signal }));
+          return { timestamp: nowTimestamp(), id: t.id, data: r.stats };
+        } catch (err) {
+          if (chosen.length === 1) throw err;
+          return undefined; // one stopped task must not fail the whole listing
+        }
+      }),
+    );
+    return { metrics: metrics.filter((m): m is Metric => m !== undefined) };
+  }
+
+  async wait(req: WaitRequest, ctx: CallContext): Promise<WaitResponse> {
+    const t = this.task(ctx.namespace, req.containerId);
+    if (req.execId) validateIdentifier(req.execId);
+    try {
+      const r = await t.task.wait({ id: t.id, execId: req.execId }, t.opts({ signal: ctx.signal }));
+      return { exitStatus: r.exitStatus, exitedAt: r.exitedAt };
+    } catch (err) {
+      // The shim died while we waited: the init process's exit is what its
+      // cleanup reports (an exec's exit is lost with the shim).
+      if (!req.execId && t.conn.closed && !t.expectedClose) {
+        const exit = await t.deathExit();
+        if (exit) return { exitStatus: exit.exitStatus, exitedAt: exit.exitedAt };
+      }
+      throw err;
+    }
+  }
+}
