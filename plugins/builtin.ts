@@ -1,4 +1,5 @@
 import { containersGrpcPlugin, containersServicePlugin } from './containers/plugin.js';
+import { contentGrpcPlugin, contentServicePlugin, contentStorePlugin } from './content/plugin.js';
 import type { Registration } from './core/types.js';
 import {
   eventsGrpcPlugin,
@@ -6,9 +7,12 @@ import {
   eventsTtrpcPlugin,
   exchangePlugin,
 } from './events/plugin.js';
+import { imagesGrpcPlugin, imagesServicePlugin } from './images/plugin.js';
 import { introspectionGrpcPlugin, introspectionServicePlugin } from './introspection/plugin.js';
+import { leaseManagerPlugin, leasesGrpcPlugin, leasesServicePlugin } from './leases/plugin.js';
 import { metadataPlugin } from './metadata/plugin.js';
 import { namespacesGrpcPlugin, namespacesServicePlugin } from './namespaces/plugin.js';
+import { snapshotPlugins } from './snapshots/plugin.js';
 import { taskRuntimePlugin, tasksGrpcPlugin, tasksServicePlugin } from './tasks/plugin.js';
 import { versionGrpcPlugin, versionServicePlugin } from './version/plugin.js';
 
@@ -16,12 +20,18 @@ import { versionGrpcPlugin, versionServicePlugin } from './version/plugin.js';
 export function builtinPlugins(): Registration[] {
   return [
     metadataPlugin,
+    contentStorePlugin as Registration,
+    contentServicePlugin,
+    ...snapshotPlugins,
     exchangePlugin as Registration,
     versionServicePlugin,
     introspectionServicePlugin,
     eventsServicePlugin as Registration,
     namespacesServicePlugin,
     containersServicePlugin,
+    leaseManagerPlugin as Registration,
+    leasesServicePlugin,
+    imagesServicePlugin,
     taskRuntimePlugin as Registration,
     tasksServicePlugin,
     versionGrpcPlugin,
@@ -29,6 +39,9 @@ export function builtinPlugins(): Registration[] {
     eventsGrpcPlugin,
     namespacesGrpcPlugin,
     containersGrpcPlugin,
+    contentGrpcPlugin,
+    leasesGrpcPlugin,
+    imagesGrpcPlugin,
     tasksGrpcPlugin,
     eventsTtrpcPlugin,
   ];

@@ -15,6 +15,10 @@ import {
 } from '../gen/containerd/services/version/v1/version.js';
 import type { Any } from '../gen/google/protobuf/any.js';
 import { ContainerHandle, type NewContainerOptions, specAny } from './container.js';
+import { ContentApi } from './content.js';
+import { imagesApi } from './images.js';
+import { leasesApi } from './leases.js';
+import { SnapshotsApi } from './snapshots.js';
 import { tasksApi } from './tasks.js';
 import {
   type CallOptions,
@@ -188,6 +192,24 @@ export class Client {
         { signal, timeoutMs: undefined },
       ),
   };
+
+  /** Images (name → target descriptor). */
+  readonly images = imagesApi(this);
+
+  /** Leases protecting in-flight content and snapshots from the collector. */
+  readonly leases = leasesApi(this);
+
+  private contentApi?: ContentApi;
+
+  /** The content store (blobs by digest). */
+  get content(): ContentApi {
+    return (this.contentApi ??= new ContentApi(this.conn, (extra) => this.opts(extra)));
+  }
+
+  /** One snapshotter's snapshots (default overlayfs). */
+  snapshots(snapshotter?: string): SnapshotsApi {
+    return new SnapshotsApi(this, snapshotter);
+  }
 
   /** The Tasks service, one method per RPC. */
   readonly tasks = tasksApi(this);

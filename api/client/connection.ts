@@ -55,7 +55,14 @@ export class Connection {
 
   /** Maps a gRPC error to a BerthError, with a hint when the daemon is not there. */
   wrapError(err: ServiceError): BerthError {
-    if (err.code === status.UNAVAILABLE) {
+    // Only transport failures get the hint; an Unavailable the daemon itself
+    // answered (a shim that went away, say) keeps its own message.
+    if (
+      err.code === status.UNAVAILABLE &&
+      /no connection established|connection dropped|failed to connect|connect E[A-Z]+|ECONNREFUSED|ENOENT/i.test(
+        err.details ?? '',
+      )
+    ) {
       return new BerthError(
         'Unavailable',
         `cannot connect to berthd at ${this.address}: is it running? (${err.details})`,

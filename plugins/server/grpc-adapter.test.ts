@@ -7,7 +7,11 @@ import {
   ContainersClient,
   ContainersService,
 } from '../../api/gen/containerd/services/containers/v1/containers.js';
-import { errNotFound } from '../../api/errors.js';
+import {
+  ContentClient,
+  ContentService,
+} from '../../api/gen/containerd/services/content/v1/content.js';
+import { errNotFound, errUnavailable } from '../../api/errors.js';
 import type { CallContext } from './context.js';
 import { adaptService } from './grpc-adapter.js';
 
@@ -75,5 +79,105 @@ describe('adaptService', () => {
     const ids: string[] = [];
     for await (const m of client.listStream({ filters: [] }, md('a'))) ids.push(m.container.id);
     expect(ids).toEqual(['a', 'b']);
+  });
+});
+
+describe('adaptService streaming', () => {
+  let dir: string;
+  let server: Server;
+  let client: ContentClient;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'berth-adapter-stream-'));
+    const sock = `unix://${dir}/s.sock`;
+    server = new Server();
+    server.addService(
+      ContentService,
+      adaptService('containerd.services.content.v1.Content', ContentService, {
+        async *read(req: { digest: string }) {
+          if (req.digest === 'mid') yield { offset: 0, data: new Uint8Array([1]) };
+          throw errNotFound(`content ${req.digest}`);
+        },
+        // Echoes each request's ref until one says "fail" or "stop".
+        async *write(reqs: AsyncIterable<{ ref: string }>) {
+          const it = reqs[Symbol.asyncIterator]();
+          for (;;) {
+            const next = await it.next();
+            if (next.done) return;
+            if (next.value.ref === 'fail') throw errUnavailable('ref fail locked');
+            yield { action: 0, offset: 0, total: 0, digest: next.value.ref };
+            if (next.value.ref === 'stop') return;
+          }
+        },
+      }),
+    );
+    await new Promise<void>((res, rej) =>
+      server.bindAsync(sock, ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())),
+    );
+    client = new ContentClient(sock, credentials.createInsecure());
+  });
+  afterAll(async () => {
+    client.close();
+    server.forceShutdown();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const writeReq = (ref: string) => ({
+    action: 0,
+    ref,
+    total: 0,
+    expected: '',
+    offset: 0,
+    data: new Uint8Array(),
+    labels: {},
+  });
+
+  /** Runs one bidi call to completion: the responses and the final status code. */
+  function bidi(refs: string[], halfClose: boolean) {
+    return new Promise<{ got: string[]; code: number; details: string }>((resolve) => {
+      const call = client.write(new Metadata());
+      const got: string[] = [];
+      call.on('data', (m: { digest: string }) => got.push(m.digest));
+      call.on('error', () => undefined);
+      call.on('status', (s) => resolve({ got, code: s.code, details: s.details }));
+      for (const r of refs) call.write(writeReq(r));
+      if (halfClose) call.end();
+    });
+  }
+
+  it('ends a server stream that fails with its status, before or after data', async () => {
+    for (const digest of ['first', 'mid']) {
+      const got: number[] = [];
+      const err = await (async () => {
+        try {
+          for await (const m of client.read({ digest, offset: 0, size: 0 }, new Metadata()))
+            got.push(m.data.length);
+        } catch (e) {
+          return e as { code: number; details: string };
+        }
+      })();
+      expect(err?.code).toBe(status.NOT_FOUND);
+      expect(err?.details).toBe(`content ${digest}: not found`);
+      expect(got).toEqual(digest === 'mid' ? [1] : []);
+    }
+  });
+
+  it('runs a bidirectional stream to an OK status when the client half-closes', async () => {
+    expect(await bidi(['a', 'b'], true)).toMatchObject({ got: ['a', 'b'], code: status.OK });
+  });
+
+  it('sends every response and OK when the handler returns before the requests end', async () => {
+    expect(await bidi(['a', 'stop'], false)).toMatchObject({
+      got: ['a', 'stop'],
+      code: status.OK,
+    });
+  });
+
+  it('maps a bidirectional handler error to the status', async () => {
+    expect(await bidi(['a', 'fail'], false)).toMatchObject({
+      got: ['a'],
+      code: status.UNAVAILABLE,
+      details: 'ref fail locked: unavailable',
+    });
   });
 });

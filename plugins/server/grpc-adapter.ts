@@ -1,5 +1,6 @@
 import {
   type Metadata,
+  type ServerDuplexStream,
   type ServerWritableStream,
   type ServiceDefinition,
   type UntypedServiceImplementation,
@@ -28,6 +29,28 @@ function callContext(call: GrpcCallLike): { ctx: CallContext; abort: AbortContro
 function toGrpcError(err: unknown) {
   const s = toStatus(err);
   return { code: s.code as grpcStatus, details: s.message, message: s.message };
+}
+
+/**
+ * Ends a streaming call with an error status. grpc-js turns an 'error' event
+ * into the call's status and ends it; destroy() would drop the call without
+ * any status, leaving the client waiting.
+ */
+function failStream(call: { emit(ev: 'error', err: unknown): boolean }, err: object): void {
+  call.emit('error', err);
+}
+
+/**
+ * The request side of a bidirectional call as an async iterable that leaves
+ * the call open when the requests end or the handler stops reading early
+ * (a plain for-await over the stream destroys it, and with it the responses
+ * still to be written and the final status).
+ */
+function requests<T>(call: ServerDuplexStream<T, unknown>): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]: () =>
+      call.iterator({ destroyOnReturn: false })[Symbol.asyncIterator]() as AsyncIterator<T>,
+  };
 }
 
 function unimplemented(serviceName: string, method: string) {
@@ -69,7 +92,7 @@ export function adaptService(
       };
     } else if (!def.requestStream && def.responseStream) {
       out[key] = (call: ServerWritableStream<any, any>) => {
-        if (!fn) return call.destroy(unimplemented(serviceName, shortName) as any);
+        if (!fn) return failStream(call, unimplemented(serviceName, shortName));
         void (async () => {
           try {
             const { ctx } = callContext(call);
@@ -80,7 +103,7 @@ export function adaptService(
             }
             call.end();
           } catch (err) {
-            call.destroy(toGrpcError(err) as any);
+            failStream(call, toGrpcError(err));
           }
         })();
       };
@@ -95,21 +118,18 @@ export function adaptService(
           );
       };
     } else {
-      out[key] = (call: any) => {
-        if (!fn) return call.destroy(unimplemented(serviceName, shortName));
+      out[key] = (call: ServerDuplexStream<any, any>) => {
+        if (!fn) return failStream(call, unimplemented(serviceName, shortName));
         void (async () => {
           try {
             const { ctx } = callContext(call);
-            const it = (fn as StreamInMethod)(
-              call as AsyncIterable<any>,
-              ctx,
-            ) as AsyncIterable<unknown>;
+            const it = (fn as StreamInMethod)(requests(call), ctx) as AsyncIterable<unknown>;
             for await (const msg of it) {
               if (!call.write(msg)) await new Promise((r) => call.once('drain', r));
             }
             call.end();
           } catch (err) {
-            call.destroy(toGrpcError(err));
+            failStream(call, toGrpcError(err));
           }
         })();
       };

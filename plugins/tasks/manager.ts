@@ -320,7 +320,7 @@ export class TaskManager {
       return { pid: res.pid, exitStatus: res.exitStatus, exitedAt: res.exitedAt };
     } catch (err) {
       // The shim went away under us: its death handler reports and cleans up.
-      if (shim.conn.closed && !shim.expectedClose) {
+      if (shim.conn.closed) {
         const exit = await shim.deathExit();
         if (exit) return exit;
       }

@@ -3,6 +3,8 @@ import type { Publisher } from '../core/publisher.js';
 import { PluginType, type Registration } from '../core/types.js';
 import type { MetadataDB } from '../metadata/db.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
+import type { SnapshotService } from '../snapshots/namespaced.js';
+import { getSnapshotService } from '../snapshots/plugin.js';
 import { type TaskRuntimeConfig, defaultTaskRuntimeConfig } from './config.js';
 import { TaskManager } from './manager.js';
 import { TasksLocal } from './service.js';
@@ -49,12 +51,22 @@ export const taskRuntimePlugin: Registration<TaskRuntimeConfig, TaskManager> = {
 export const tasksServicePlugin: Registration = {
   type: PluginType.Service,
   id: 'tasks-service',
-  requires: [PluginType.Runtime, PluginType.Metadata],
-  init: (ctx) =>
-    new TasksLocal(
+  requires: [PluginType.Runtime, PluginType.Metadata, PluginType.Internal],
+  init(ctx) {
+    let snapshots: SnapshotService | undefined;
+    try {
+      snapshots = getSnapshotService(ctx);
+    } catch {
+      ctx.log.warn('no snapshot service: tasks need explicit rootfs mounts');
+    }
+    return new TasksLocal(
       ctx.get<TaskManager>(PluginType.Runtime, 'task'),
       ctx.get<MetadataDB>(PluginType.Metadata).containers,
-    ),
+      snapshots &&
+        (async (ns, name, key) =>
+          (await snapshots.snapshotter(name).mounts(ns, key)).map((m) => ({ target: '', ...m }))),
+    );
+  },
 };
 
 export const tasksGrpcPlugin = grpcAdapterPlugin(

@@ -1,7 +1,7 @@
 // containerd.services.tasks.v1.Tasks as a local service: requests come in with
 // the caller's namespace, most are forwarded to the task's shim over ttrpc.
 
-import { errInvalidArgument, errNotImplemented } from '../../api/errors.js';
+import { errFailedPrecondition, errInvalidArgument, errNotImplemented } from '../../api/errors.js';
 import type {
   CloseIORequest,
   CreateTaskRequest,
@@ -30,6 +30,7 @@ import type {
   WaitResponse,
 } from '../../api/gen/containerd/services/tasks/v1/tasks.js';
 import type { StateResponse } from '../../api/gen/containerd/task/v2/shim.js';
+import type { Mount } from '../../api/gen/containerd/types/mount.js';
 import type { Metric } from '../../api/gen/containerd/types/metrics.js';
 import type { Process } from '../../api/gen/containerd/types/task/task.js';
 import type { Empty } from '../../api/gen/google/protobuf/empty.js';
@@ -40,6 +41,8 @@ import type { ContainerStore } from '../metadata/containers.js';
 import type { CallContext } from '../server/context.js';
 import type { TaskManager } from './manager.js';
 import type { ShimTask } from './shim.js';
+
+const DEFAULT_SNAPSHOTTER = 'overlayfs';
 
 function processFromState(containerId: string, s: StateResponse): Process {
   return {
@@ -62,10 +65,18 @@ function requireId(id: string, what = 'container id'): string {
   return id;
 }
 
+/** Where a container's rootfs mounts come from when the request carries none. */
+export type SnapshotMounts = (
+  namespace: string,
+  snapshotter: string,
+  key: string,
+) => Promise<Mount[]>;
+
 export class TasksLocal {
   constructor(
     private readonly manager: TaskManager,
     private readonly containers: ContainerStore,
+    private readonly snapshotMounts?: SnapshotMounts,
   ) {}
 
   private task(ns: string, id: string): ShimTask {
@@ -76,6 +87,16 @@ export class TasksLocal {
     const id = requireId(req.containerId);
     if (req.checkpoint) throw errNotImplemented('restoring a task from a checkpoint');
     const container = await this.containers.get(ctx.namespace, id);
+    let rootfs = req.rootfs;
+    // As containerd does: a container with a snapshot runs on that snapshot's mounts.
+    if (rootfs.length === 0 && container.snapshotKey) {
+      if (!this.snapshotMounts) throw errFailedPrecondition('no snapshotter is loaded');
+      rootfs = await this.snapshotMounts(
+        ctx.namespace,
+        container.snapshotter || DEFAULT_SNAPSHOTTER,
+        container.snapshotKey,
+      );
+    }
     const { pid } = await this.manager.create({
       namespace: ctx.namespace,
       id,
@@ -83,7 +104,7 @@ export class TasksLocal {
       runtimePath: req.runtimePath || undefined,
       runtimeOptions: container.runtime.options,
       spec: container.spec?.value,
-      rootfs: req.rootfs,
+      rootfs,
       stdin: req.stdin,
       stdout: req.stdout,
       stderr: req.stderr,
@@ -253,7 +274,7 @@ export class TasksLocal {
     } catch (err) {
       // The shim died while we waited: the init process's exit is what its
       // cleanup reports (an exec's exit is lost with the shim).
-      if (!req.execId && t.conn.closed && !t.expectedClose) {
+      if (!req.execId && t.conn.closed) {
         const exit = await t.deathExit();
         if (exit) return { exitStatus: exit.exitStatus, exitedAt: exit.exitedAt };
       }

@@ -1,0 +1,26 @@
+// Where the benchmarked programs are: the compiled tree next to this file
+// (dist/bench/lib → repo root is three levels up) and Debian's containerd.
+
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const BERTHD = path.join(REPO_ROOT, 'dist', 'cmd', 'berthd.js');
+export const BERTH_SHIM_BUNDLE = path.join(REPO_ROOT, 'dist', 'berth-shim.mjs');
+/** The sh wrapper containerd finds on PATH for the runtime io.containerd.berth.v2. */
+export const BERTH_SHIM_WRAPPER = path.join(REPO_ROOT, 'bin', 'containerd-shim-berth-v2');
+
+export const CONTAINERD = '/usr/bin/containerd';
+export const CTR = '/usr/bin/ctr';
+export const RUNC_SHIM = '/usr/bin/containerd-shim-runc-v2';
+
+export const haveContainerd = (): boolean => existsSync(CONTAINERD);
+export const haveRuncShim = (): boolean => existsSync(RUNC_SHIM);
+
+/** Fails early with the fix when the build output is missing. */
+export function requireBuild(): void {
+  for (const file of [BERTHD, BERTH_SHIM_BUNDLE]) {
+    if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first`);
+  }
+}

@@ -1,0 +1,14 @@
+export {
+  ImageStore,
+  IMAGES_KIND,
+  MAX_IMAGE_NAME_LENGTH,
+  readAllImages,
+  readImages,
+  validateImageName,
+  type Image,
+  type ImageStoreOptions,
+  type ImageTarget,
+  type NewImage,
+} from './store.js';
+export { ImagesLocal, imageAdaptor, imageFromProto, imageToProto } from './service.js';
+export { imagesGrpcPlugin, imagesServicePlugin } from './plugin.js';

@@ -1,0 +1,18 @@
+// Snapshotters and what their users need; no plugin code lives here.
+export {
+  Kind,
+  kindName,
+  type Info,
+  type Mount,
+  type Snapshotter,
+  type SnapshotOptions,
+  type Usage,
+} from './types.js';
+export { OverlaySnapshotter, type OverlayOptions } from './overlay/overlay.js';
+export { overlayMounts } from './overlay/mounts.js';
+export { checkOverlaySupport } from './overlay/support.js';
+export { NativeSnapshotter } from './native/native.js';
+export { compactLowerdir, type CompactedMount } from './mount-compaction.js';
+export { mountAll, mountEntry, unmountAll } from './mount.js';
+export { diskUsage } from './disk-usage.js';
+export { copyTree } from './copy-tree.js';

@@ -1,0 +1,3 @@
+export { MetaStore } from './metastore.js';
+export { StoreTx, type SnapshotRecord } from './transaction.js';
+export { validateKey } from './record.js';
