@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -468,6 +469,24 @@ static napi_value do_unshare(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// setWinsize(fd, rows, cols): TIOCSWINSZ on a pty master, which also delivers
+// SIGWINCH to the terminal's foreground process group.
+static napi_value do_set_winsize(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int64_t fd, rows, cols;
+  if (get_args(env, info, 3, argv)) return NULL;
+  if (get_int64(env, argv[0], &fd) || get_int64(env, argv[1], &rows) ||
+      get_int64(env, argv[2], &cols))
+    return NULL;
+  if (rows < 0 || rows > 65535 || cols < 0 || cols > 65535) {
+    napi_throw_range_error(env, NULL, "window size out of range");
+    return NULL;
+  }
+  struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+  if (ioctl((int)fd, TIOCSWINSZ, &ws) != 0) return throw_errno(env, errno, "ioctl TIOCSWINSZ", NULL);
+  return undefined(env);
+}
+
 // ---- Module ----------------------------------------------------------------
 
 // The kernel's values, so the TypeScript constants can be checked against them.
@@ -504,6 +523,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"llistxattr", NULL, do_llistxattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setns", NULL, do_setns, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unshare", NULL, do_unshare, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setWinsize", NULL, do_set_winsize, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
   napi_value table, v;

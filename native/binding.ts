@@ -38,6 +38,7 @@ export interface NativeBinding {
   llistxattr(path: string): string[];
   setns(fd: number, nstype: number): void;
   unshare(flags: number): void;
+  setWinsize(fd: number, rows: number, cols: number): void;
   constants: Record<string, number>;
 }
 

@@ -20,6 +20,7 @@ export {
   mount,
   setChildSubreaper,
   setns,
+  setWinsize,
   umount2,
   unshare,
 } from './syscalls.js';

@@ -27,6 +27,7 @@ import {
   mount,
   setChildSubreaper,
   setns,
+  setWinsize,
   umount2,
   unshare,
 } from './syscalls.js';
@@ -224,5 +225,23 @@ describe('namespaces', () => {
     expect(() => setns(fd, CLONE.NEWUTS)).toThrow(
       expect.objectContaining({ code: 'EBADF', syscall: 'setns' }),
     );
+  });
+});
+
+describe('setWinsize', () => {
+  it('sets the size of a pty and refuses what is not a terminal', () => {
+    const master = openSync('/dev/ptmx', 'r+');
+    try {
+      expect(() => setWinsize(master, 40, 100)).not.toThrow();
+      expect(() => setWinsize(master, -1, 100)).toThrow(RangeError);
+    } finally {
+      closeSync(master);
+    }
+    const file = openSync('/dev/null', 'r');
+    try {
+      expect(() => setWinsize(file, 40, 100)).toThrow(expect.objectContaining({ code: 'ENOTTY' }));
+    } finally {
+      closeSync(file);
+    }
   });
 });

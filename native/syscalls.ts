@@ -64,3 +64,8 @@ export function setns(fd: number, nstype = 0): void {
 export function unshare(flags: number): void {
   binding().unshare(flags);
 }
+
+/** Sets a terminal's window size (TIOCSWINSZ); the foreground process group gets SIGWINCH. */
+export function setWinsize(fd: number, rows: number, cols: number): void {
+  binding().setWinsize(fd, rows, cols);
+}

@@ -34,6 +34,7 @@ export class ProcessIO {
   private stdinSource: Readable | undefined;
   private stdinSink: Writable | undefined;
   private console: tty.ReadStream | undefined;
+  private consoleMasterFd: number | undefined;
   private readonly outputs: Promise<void>[] = [];
   private readonly streams = new Set<Readable | Writable>();
   private closed = false;
@@ -123,6 +124,7 @@ export class ProcessIO {
   attachConsole(masterFd: number): void {
     const master = new tty.ReadStream(masterFd);
     this.console = master;
+    this.consoleMasterFd = masterFd;
     this.track(master);
     if (this.stdinSource) this.stdinSource.pipe(master as unknown as Writable, { end: false });
     if (this.paths.stdout) {
@@ -135,7 +137,7 @@ export class ProcessIO {
 
   /** The pty master's fd, for window size changes; undefined without a terminal. */
   get consoleFd(): number | undefined {
-    return (this.console as unknown as { fd?: number } | undefined)?.fd;
+    return this.console && !this.console.destroyed ? this.consoleMasterFd : undefined;
   }
 
   /** CloseIO: the process sees end of input. */

@@ -25,7 +25,7 @@ import { validateIdentifier } from '../api/identifiers.js';
 import { toTimestamp } from '../api/timestamp.js';
 import { packAny, unpackJson } from '../api/typeurl.js';
 import type { ServiceImplementation } from '../api/ttrpc/server.js';
-import type { ProcessExit } from '../native/index.js';
+import { type ProcessExit, setWinsize } from '../native/index.js';
 import { Container } from './container.js';
 import type { Publisher } from './events.js';
 import { mountAll, unmountAll } from './mount.js';
@@ -377,8 +377,10 @@ export class TaskService {
     height: number;
   }): Promise<Empty> {
     const proc = this.container(req.id).process(req.execId);
-    if (!proc.stdio.terminal) return EMPTY; // nothing to resize, as the reference shim treats it
-    throw errNotImplemented('resize pty: the native addon has no TIOCSWINSZ ioctl yet');
+    const fd = proc.io?.consoleFd;
+    if (!proc.stdio.terminal || fd === undefined) return EMPTY; // nothing to resize, as the reference shim treats it
+    setWinsize(fd, req.height, req.width);
+    return EMPTY;
   }
 
   async closeIO(req: { id: string; execId: string; stdin: boolean }): Promise<Empty> {

@@ -10,7 +10,13 @@ import { Client } from '../api/client/client.js';
 import { BerthError } from '../api/errors.js';
 import { TaskExit } from '../api/gen/containerd/events/task.js';
 import { Status } from '../api/gen/containerd/types/task/task.js';
-import { generateDefaultSpec, withEnv, withProcessArgs, withRootfs } from '../api/oci/index.js';
+import {
+  generateDefaultSpec,
+  withEnv,
+  withProcessArgs,
+  withRootfs,
+  withTTY,
+} from '../api/oci/index.js';
 import { unpackAny } from '../api/typeurl.js';
 import { busyboxAvailable, makeBusyboxRootfs } from './fixtures/busybox-rootfs.js';
 import { haveContainerd, CTR } from './helpers/containerd.js';
@@ -139,6 +145,29 @@ describe.skipIf(!canRun)('tasks through berthd', () => {
     expect((await exited).exitStatus).toBe(0);
     await t.delete();
     expect(out).toBe('two-one\n');
+  });
+
+  it('gives a terminal task a pty and resizes it', async () => {
+    const id = 'tty1';
+    const c = await client.newContainer({
+      id,
+      spec: generateDefaultSpec({ id, namespace: NS }, [
+        withRootfs(rootfs),
+        withEnv(['PATH=/bin']),
+        withTTY({ width: 80, height: 24 }),
+        withProcessArgs('sh', '-c', 'stty size; sleep 1; stty size'),
+      ]) as unknown as Record<string, unknown>,
+    });
+    const t = await c.newTask({ stdio: true, terminal: true, fifoRoot: tmp });
+    let out = '';
+    t.io!.stdout.on('data', (b) => (out += b));
+    const exited = t.wait();
+    await t.start();
+    await waitFor(async () => out.includes('\n') || undefined, 5_000, 'the first size');
+    await t.resize(100, 40);
+    expect((await exited).exitStatus).toBe(0);
+    await t.delete();
+    expect(out.replace(/\r/g, '')).toBe('24 80\n40 100\n');
   });
 
   it("lists tasks to containerd's ctr", async () => {
