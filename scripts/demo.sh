@@ -25,18 +25,41 @@ else
 fi
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+B="$BERTH -n demo"
+
+# A root filesystem from Debian's static busybox (images come from the registry
+# or `berth images import` once the images service is set up).
+ROOTFS=/var/lib/berth-demo/rootfs
+if [[ ! -L $ROOTFS/bin/sh || $(readlink "$ROOTFS/bin/sh") != busybox ]]; then
+  rm -rf "$ROOTFS"
+  mkdir -p "$ROOTFS"/{bin,proc,dev,sys,tmp,etc}
+  cp /bin/busybox "$ROOTFS/bin/busybox"
+  for applet in $(/bin/busybox --list); do
+    [[ -e $ROOTFS/bin/$applet ]] || ln -s busybox "$ROOTFS/bin/$applet"
+  done
+  echo 'root:x:0:0:root:/root:/bin/sh' > "$ROOTFS/etc/passwd"
+  echo 'root:x:0:' > "$ROOTFS/etc/group"
+fi
+
+# Re-runnable: what an earlier run left is removed first.
+$BERTH ns ls -q | grep -qx demo || step $BERTH namespaces create demo env=demo
+$B tasks rm -f sleeper >/dev/null 2>&1 || true
+$B containers rm record sleeper >/dev/null 2>&1 || true
+
 step $BERTH version
 step $BERTH plugins ls
-step $BERTH namespaces create demo env=demo
 step $BERTH namespaces ls
-if [[ -x scripts/demo-run.sh ]]; then
-  bash scripts/demo-run.sh
-fi
-step $BERTH -n demo containers ls
+step $B containers create --rootfs "$ROOTFS" --label app=demo record sh -c 'echo only a record'
+step $B containers ls
+step $B run --rm --rootfs "$ROOTFS" --hostname demo hello sh -c 'echo "hello from $(hostname): $(id)"; ls /'
+step $B run -d --rootfs "$ROOTFS" sleeper sleep 3600
+step $B tasks ls
+step $B tasks exec --exec-id peek sleeper ps
 if command -v ctr >/dev/null; then
   step ctr -a $SOCK version
-  step ctr -a $SOCK -n demo containers ls
+  step ctr -a $SOCK -n demo tasks ls
 fi
 echo
 echo "berthd is running (pid $(cat /run/berth/berthd.pid 2>/dev/null || echo '?'), socket $SOCK)."
-echo "Try: node dist/cmd/berth.js events    # then create a namespace in another shell"
+echo "The container 'sleeper' keeps running: node dist/cmd/berth.js -n demo tasks ls"
+echo "Stop it with: node dist/cmd/berth.js -n demo tasks rm -f sleeper"
