@@ -351,6 +351,36 @@ describe.skipIf(!canRun)('tasks through berthd', () => {
         .code,
     ).toBe(0);
     expect((await berth(d, ['t', 'ls'], { namespace: NS })).stdout).toMatch(/cli3\s+\d+\s+RUNNING/);
+    // Detached but attachable: stdin and output through FIFOs left in place.
+    expect(
+      (
+        await berth(
+          d,
+          [
+            'run',
+            '-d',
+            '-i',
+            '--rootfs',
+            rootfs,
+            'cli4',
+            'sh',
+            '-c',
+            'read x; echo got-$x; exit 6',
+          ],
+          {
+            namespace: NS,
+          },
+        )
+      ).code,
+    ).toBe(0);
+    const attached = await run(
+      process.execPath,
+      [path.resolve('dist/cmd/berth.js'), '-a', d.address, '-n', NS, 't', 'attach', 'cli4'],
+      { input: 'hello\n' },
+    );
+    expect(attached.stdout).toBe('got-hello\n');
+    expect(attached.code).toBe(6);
+    expect((await berth(d, ['t', 'rm', 'cli4'], { namespace: NS })).stdout).toBe('cli4\t6\n');
     const rm = await berth(d, ['t', 'rm', '-f', 'cli3'], { namespace: NS });
     expect(rm.stdout).toBe('cli3\t137\n');
   });

@@ -7,7 +7,7 @@
 //   const { exitStatus } = await task.wait();
 //   await task.delete(); await c.delete();
 
-import { errInvalidArgument } from '../errors.js';
+import { BerthError, errInvalidArgument } from '../errors.js';
 import type { Container } from '../gen/containerd/services/containers/v1/containers.js';
 import type { Mount } from '../gen/containerd/types/mount.js';
 import type { Any } from '../gen/google/protobuf/any.js';
@@ -176,7 +176,25 @@ export class ContainerHandle {
     }
   }
 
-  /** The running task, without stdio (use the FIFO paths of `status()` to reattach). */
+  /**
+   * The running task with its stdio reattached: the FIFOs whose paths the task
+   * recorded at create (left in place by a detached client).
+   */
+  async attach(): Promise<TaskHandle> {
+    const p = await this.tasks.get(this.id);
+    if (!p.stdout && !p.stderr && !p.stdin) {
+      throw new BerthError('FailedPrecondition', `task ${this.id} was started without stdio`);
+    }
+    const io = FifoSet.attach({
+      stdin: p.stdin,
+      stdout: p.stdout,
+      stderr: p.stderr,
+      terminal: p.terminal,
+    });
+    return new TaskHandle(this.tasks, this.id, p.pid, io, this);
+  }
+
+  /** The running task, without stdio (see attach()). */
   async task(): Promise<TaskHandle> {
     const p = await this.tasks.get(this.id);
     return new TaskHandle(this.tasks, this.id, p.pid, undefined, this);

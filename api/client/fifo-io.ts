@@ -54,35 +54,53 @@ export class FifoSet {
   private closed = false;
 
   private constructor(
+    /** The set's own directory, removed by close(); empty when attached to another's FIFOs. */
     readonly dir: string,
-    opts: FifoSetOptions,
+    paths: FifoPaths,
+    make: boolean,
   ) {
-    const terminal = opts.terminal ?? false;
-    const p = (name: string) => path.join(dir, name);
-    this.paths = {
-      stdin: opts.stdin ? p('stdin') : '',
-      stdout: p('stdout'),
-      stderr: terminal ? '' : p('stderr'),
-      terminal,
-    };
-    for (const f of [this.paths.stdin, this.paths.stdout, this.paths.stderr]) {
-      if (f) mknod(f, S_IF.FIFO | 0o600);
+    this.paths = paths;
+    if (make) {
+      for (const f of [paths.stdin, paths.stdout, paths.stderr]) {
+        if (f) mknod(f, S_IF.FIFO | 0o600);
+      }
     }
-    this.stdout = this.reader(this.paths.stdout);
-    this.stderr = this.paths.stderr ? this.reader(this.paths.stderr) : emptyReadable();
-    this.stdin = this.paths.stdin ? openPipe(this.paths.stdin, false).sock : undefined;
+    this.stdout = paths.stdout ? this.reader(paths.stdout) : emptyReadable();
+    this.stderr = paths.stderr ? this.reader(paths.stderr) : emptyReadable();
+    this.stdin = paths.stdin ? openPipe(paths.stdin, false).sock : undefined;
   }
 
   static create(id: string, opts: FifoSetOptions = {}): FifoSet {
     const root = opts.root ?? defaultFifoRoot();
     fs.mkdirSync(root, { recursive: true, mode: 0o700 });
     const dir = fs.mkdtempSync(path.join(root, `${id}-${randomBytes(3).toString('hex')}-`));
+    const terminal = opts.terminal ?? false;
+    const p = (name: string) => path.join(dir, name);
     try {
-      return new FifoSet(dir, opts);
+      return new FifoSet(
+        dir,
+        {
+          stdin: opts.stdin ? p('stdin') : '',
+          stdout: p('stdout'),
+          stderr: terminal ? '' : p('stderr'),
+          terminal,
+        },
+        true,
+      );
     } catch (err) {
       fs.rmSync(dir, { recursive: true, force: true });
       throw err;
     }
+  }
+
+  /** Opens the FIFOs another client created (a task's recorded stdio); close() leaves them. */
+  static attach(paths: FifoPaths): FifoSet {
+    for (const f of [paths.stdin, paths.stdout, paths.stderr]) {
+      if (f && !fs.statSync(f, { throwIfNoEntry: false })?.isFIFO()) {
+        throw new Error(`${f} is not a FIFO any more: the task's stdio cannot be attached`);
+      }
+    }
+    return new FifoSet('', paths, false);
   }
 
   /**
@@ -129,7 +147,7 @@ export class FifoSet {
     clearTimeout(timer);
     for (const r of this.readers) r.destroy();
     (this.stdin as net.Socket | undefined)?.destroy();
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

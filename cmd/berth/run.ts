@@ -35,9 +35,18 @@ export async function runAttached(
   }
 }
 
-/** Starts a task with no stdio and leaves it running. */
-export async function startDetached(ctr: ContainerHandle): Promise<ProcessHandle> {
-  const task = await ctr.newTask({ stdio: false });
+/**
+ * Starts a task and leaves it running. Plain: no stdio (/dev/null). With
+ * `attachable`, its FIFOs stay in place for `berth tasks attach` (output the
+ * task writes while nobody is attached waits in the shim).
+ */
+export async function startDetached(
+  ctr: ContainerHandle,
+  attachable?: { tty: boolean; stdin: boolean },
+): Promise<ProcessHandle> {
+  const task = await ctr.newTask(
+    attachable ? { stdio: true, stdin: attachable.stdin, terminal: attachable.tty } : {},
+  );
   await task.start();
   return task;
 }
@@ -47,8 +56,13 @@ async function run(client: Client, id: string, args: string[], f: RunFlags): Pro
   const ctr = await createContainer(client, id, args, f);
   try {
     if (f.detach) {
-      await startDetached(ctr);
-      return;
+      const attachable = f.interactive || f.tty;
+      await startDetached(
+        ctr,
+        attachable ? { tty: f.tty ?? false, stdin: f.interactive ?? false } : undefined,
+      );
+      // Our FIFO ends close with this process; the FIFOs stay for `tasks attach`.
+      process.exit(0);
     }
     const status = await runAttached(ctr, {
       tty: f.tty ?? false,

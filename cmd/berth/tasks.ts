@@ -1,4 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
+import { defaultFifoRoot } from '../../api/client/fifo-io.js';
 import type { Client } from '../../api/client/client.js';
 import { Status } from '../../api/gen/containerd/types/task/task.js';
 import { unpackAny } from '../../api/typeurl.js';
@@ -11,6 +14,13 @@ import { printJSON, table } from './output.js';
 import { runAttached, startDetached } from './run.js';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
+
+/** A detached task's FIFOs live in a directory of their own under the FIFO root. */
+function removeFifoDir(fifo: string): void {
+  if (!fifo) return;
+  const dir = path.dirname(fifo);
+  if (path.dirname(dir) === defaultFifoRoot()) fs.rmSync(dir, { recursive: true, force: true });
+}
 
 export function statusName(s: Status): string {
   return Status[s] ?? 'UNKNOWN';
@@ -36,7 +46,9 @@ async function removeTask(client: Client, id: string, force: boolean): Promise<n
     await client.tasks.kill(id, 9, { all: true });
     await waited;
   }
-  return (await client.tasks.delete(id)).exitStatus;
+  const status = (await client.tasks.delete(id)).exitStatus;
+  removeFifoDir(p.stdout || p.stderr || p.stdin);
+  return status;
 }
 
 function metricsRows(id: string, data: { typeUrl: string; value: Uint8Array } | undefined) {
@@ -114,6 +126,24 @@ export function registerTasks(program: Command) {
           process.exitCode = Math.min(status, 255);
         },
       ),
+    );
+
+  ts.command('attach <id>')
+    .description("attach to a running task's stdio (started with run -d -i or -t)")
+    .action(
+      withClient(async (client, id: string) => {
+        const task = await (await client.loadContainer(id)).attach();
+        const p = await task.status();
+        const att = attachStdio(task, { tty: p.terminal, stdin: Boolean(p.stdin) });
+        try {
+          const { exitStatus } = await task.wait();
+          att.restore();
+          await task.io?.close();
+          process.exitCode = Math.min(exitStatus, 255);
+        } finally {
+          att.restore();
+        }
+      }),
     );
 
   ts.command('kill <id>')
