@@ -32,6 +32,11 @@ import {
 
 export type { Container, Envelope, Namespace, Plugin, VersionResponse };
 
+/** A container message with the fields the caller left out set to their empty values. */
+function withContainerDefaults(c: Partial<Container> & Pick<Container, 'id'>): Partial<Container> {
+  return { labels: {}, image: '', snapshotter: '', snapshotKey: '', extensions: {}, ...c };
+}
+
 /**
  * The Node client for berthd (and any containerd-compatible daemon).
  * Every method is promise-based; event streams are async iterables.
@@ -142,14 +147,7 @@ export class Client {
     create: async (container: Partial<Container> & Pick<Container, 'id'>): Promise<Container> =>
       (
         await this.call<{ container: Container }>(ContainersClient, 'create', {
-          container: {
-            labels: {},
-            image: '',
-            snapshotter: '',
-            snapshotKey: '',
-            extensions: {},
-            ...container,
-          },
+          container: withContainerDefaults(container),
         })
       ).container,
     update: async (
@@ -158,14 +156,7 @@ export class Client {
     ): Promise<Container> =>
       (
         await this.call<{ container: Container }>(ContainersClient, 'update', {
-          container: {
-            labels: {},
-            image: '',
-            snapshotter: '',
-            snapshotKey: '',
-            extensions: {},
-            ...container,
-          },
+          container: withContainerDefaults(container),
           updateMask: fieldpaths,
         })
       ).container,

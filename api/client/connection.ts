@@ -72,6 +72,16 @@ export class Connection {
   }
 }
 
+/** What the Client exposes to its per-service helpers (tasks, images, leases, …). */
+export interface CallSite {
+  call<Res>(
+    ctor: new (...a: any[]) => any,
+    method: string,
+    req: unknown,
+    extra?: Partial<CallOptions>,
+  ): Promise<Res>;
+}
+
 export interface CallOptions {
   namespace: string;
   timeoutMs?: number;

@@ -3,19 +3,9 @@
 import { type Image, ImagesClient } from '../gen/containerd/services/images/v1/images.js';
 import type { Descriptor } from '../gen/containerd/types/descriptor.js';
 import { isAlreadyExists } from '../errors.js';
-import type { CallOptions } from './connection.js';
+import type { CallSite } from './connection.js';
 
 export type { Descriptor, Image };
-
-/** What the Client exposes to service helpers. */
-export interface CallSite {
-  call<Res>(
-    ctor: new (...a: any[]) => any,
-    method: string,
-    req: unknown,
-    extra?: Partial<CallOptions>,
-  ): Promise<Res>;
-}
 
 export interface NewImageArgs {
   name: string;

@@ -7,7 +7,7 @@ import {
   LeasesClient,
   type Resource,
 } from '../gen/containerd/services/leases/v1/leases.js';
-import type { CallSite } from './images.js';
+import type { CallSite } from './connection.js';
 
 export type { Lease, Resource };
 

@@ -10,19 +10,9 @@ import {
   type WaitResponse,
 } from '../gen/containerd/services/tasks/v1/tasks.js';
 import type { Any } from '../gen/google/protobuf/any.js';
-import type { CallOptions } from './connection.js';
+import type { CallSite } from './connection.js';
 
 export type { DeleteResponse, Metric, Process, ProcessInfo, WaitResponse };
-
-/** What the Client exposes to helpers like this one. */
-export interface CallSite {
-  call<Res>(
-    ctor: new (...a: any[]) => any,
-    method: string,
-    req: unknown,
-    extra?: Partial<CallOptions>,
-  ): Promise<Res>;
-}
 
 export interface CreateTaskArgs {
   containerId: string;
