@@ -43,9 +43,10 @@ done
 
 generate() {
   local out="$1"
-  local -a files
+  local -a files cri_files
   # A fixed file order keeps the output byte-for-byte reproducible.
-  mapfile -t files < <(cd "$proto_dir" && find . -name '*.proto' -printf '%P\n' | LC_ALL=C sort)
+  mapfile -t files < <(cd "$proto_dir" && find . -name '*.proto' -not -path './cri/*' -printf '%P\n' | LC_ALL=C sort)
+  mapfile -t cri_files < <(cd "$proto_dir" && find ./cri -name '*.proto' -printf '%P\n' | LC_ALL=C sort)
   (
     cd "$proto_dir"
     protoc \
@@ -54,6 +55,14 @@ generate() {
       --ts_proto_out="$out" \
       --ts_proto_opt="$(IFS=,; echo "${opts[*]}")" \
       "${files[@]}" "${extra_wkt[@]}"
+    # The CRI carries nanosecond timestamps in int64 fields, beyond 2^53: its
+    # 64-bit integers are bigint, everything else keeps forceLong=number.
+    protoc \
+      --plugin=protoc-gen-ts_proto="$plugin" \
+      -I . -I "$wkt_include" \
+      --ts_proto_out="$out" \
+      --ts_proto_opt="$(IFS=,; echo "${opts[*]/forceLong=number/forceLong=bigint}")" \
+      "${cri_files[@]/#/cri/}"
   )
 }
 

@@ -1,6 +1,7 @@
 import { ContentService } from '../../api/gen/containerd/services/content/v1/content.js';
 import type { Publisher } from '../core/publisher.js';
 import { type InitContext, PluginType, type Registration } from '../core/types.js';
+import { contentLeaseHooks } from '../gc/lease-hooks.js';
 import type { MetadataDB } from '../metadata/db.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
 import { type ContentLeaseHooks, ContentMetadataStore } from './metadata-store.js';
@@ -36,7 +37,8 @@ export function makeContentStorePlugin(
   };
 }
 
-export const contentStorePlugin = makeContentStorePlugin();
+// Content written under a `containerd-lease` header is recorded on that lease.
+export const contentStorePlugin = makeContentStorePlugin({ hooks: () => contentLeaseHooks });
 
 export const contentServicePlugin: Registration = {
   type: PluginType.Service,

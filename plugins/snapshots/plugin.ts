@@ -5,6 +5,7 @@ import { OverlaySnapshotter } from '../../snapshots/overlay/overlay.js';
 import type { Snapshotter } from '../../snapshots/types.js';
 import type { Publisher } from '../core/publisher.js';
 import { type InitContext, PluginType, type Registration, SkipPluginError } from '../core/types.js';
+import { snapshotLeaseHook } from '../gc/lease-hooks.js';
 import type { MetadataDB } from '../metadata/db.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
 import { SnapshotService } from './namespaced.js';
@@ -47,13 +48,17 @@ export const snapshotsPlugin: Registration<Record<string, never>, SnapshotServic
   type: PluginType.Internal,
   id: 'snapshots',
   requires: [PluginType.Metadata, PluginType.Event, PluginType.Snapshotter],
-  init: (ctx) =>
-    new SnapshotService(
+  init: (ctx) => {
+    const service = new SnapshotService(
       ctx.get<MetadataDB>(PluginType.Metadata),
       ctx.getAll<Snapshotter>(PluginType.Snapshotter),
       ctx.get<Publisher>(PluginType.Event),
       ctx.log,
-    ),
+    );
+    // Snapshots made under a `containerd-lease` header are recorded on that lease.
+    service.setLeaseHook(snapshotLeaseHook);
+    return service;
+  },
 };
 
 /**

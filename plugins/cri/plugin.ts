@@ -1,0 +1,88 @@
+// The CRI plugin, `io.berth.grpc.v1.cri`: runtime.v1 RuntimeService and
+// ImageService on berthd's main gRPC socket, built on the local services
+// (task manager, metadata, content, images, snapshots) without a socket hop.
+
+import path from 'node:path';
+import type { Server } from '@grpc/grpc-js';
+import { ImageServiceService, RuntimeServiceService } from '../../api/gen/cri/runtime/v1/api.js';
+import type { ContentMetadataStore } from '../content/index.js';
+import { PluginType, type Registration } from '../core/types.js';
+import type { ImagesLocal } from '../images/index.js';
+import type { MetadataDB } from '../metadata/db.js';
+import { type LocalService, adaptService } from '../server/grpc-adapter.js';
+import { getSnapshotService } from '../snapshots/plugin.js';
+import type { TaskManager } from '../tasks/manager.js';
+import { CniRuntime } from './cni.js';
+import { type CriConfig, defaultCriConfig } from './config.js';
+import { CriImageService } from './image-service.js';
+import { CriImageStore } from './image-store.js';
+import { CriRuntime } from './runtime.js';
+import { CriRuntimeService } from './runtime-service.js';
+import { CriStore } from './store.js';
+
+export const criPlugin: Registration<CriConfig> = {
+  type: PluginType.GRPC,
+  id: 'cri',
+  requires: [
+    PluginType.Runtime,
+    PluginType.Metadata,
+    PluginType.Content,
+    PluginType.Service,
+    PluginType.Snapshotter,
+  ],
+  config: defaultCriConfig,
+  async init(ctx) {
+    const config: CriConfig = {
+      ...defaultCriConfig,
+      ...ctx.config,
+      cni: { ...defaultCriConfig.cni, ...ctx.config.cni },
+      runtime_handlers: { ...defaultCriConfig.runtime_handlers, ...ctx.config.runtime_handlers },
+    };
+    const snapshots = getSnapshotService(ctx);
+    const snapshotter = snapshots.snapshotter('overlayfs');
+    const content = ctx.get<ContentMetadataStore>(PluginType.Content, 'content');
+    const images = new CriImageStore(
+      ctx.get<ImagesLocal>(PluginType.Service, 'images-service'),
+      content,
+      snapshotter,
+    );
+    const runtime = new CriRuntime({
+      config,
+      store: new CriStore(ctx.root),
+      manager: ctx.get<TaskManager>(PluginType.Runtime, 'task'),
+      containers: ctx.get<MetadataDB>(PluginType.Metadata).containers,
+      snapshotter,
+      images,
+      cni: new CniRuntime(config.cni.bin_dirs, config.cni.conf_dir),
+      stateDir: ctx.state,
+      log: ctx.log,
+    });
+    await runtime.recover();
+    const runtimeService = new CriRuntimeService(runtime);
+    const imageService = new CriImageService(images, {
+      mountpoint: ctx.daemon.root,
+      dirs: [content.store.root, path.join(ctx.daemon.root, 'io.berth.snapshotter.v1.overlayfs')],
+    });
+    ctx.meta.exports.cniConfDir = config.cni.conf_dir;
+    return {
+      registerGrpc(server: Server) {
+        server.addService(
+          RuntimeServiceService,
+          adaptService(
+            'runtime.v1.RuntimeService',
+            RuntimeServiceService,
+            runtimeService as unknown as LocalService,
+          ),
+        );
+        server.addService(
+          ImageServiceService,
+          adaptService(
+            'runtime.v1.ImageService',
+            ImageServiceService,
+            imageService as unknown as LocalService,
+          ),
+        );
+      },
+    };
+  },
+};

@@ -1,0 +1,875 @@
+// The CRI runtime core: pod sandboxes and their containers on top of the task
+// manager, snapshotter, images and CNI, with state kept in CriStore. The RPC
+// surface (runtime-service.ts) validates requests and maps records to messages.
+
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import {
+  errDeadlineExceeded,
+  errFailedPrecondition,
+  errInvalidArgument,
+  errNotFound,
+  isNotFound,
+} from '../../api/errors.js';
+import { FifoSet } from '../../api/client/fifo-io.js';
+import { Options as RuncOptions } from '../../api/gen/containerd/runc/v1/oci.js';
+import { Status as TaskStatus } from '../../api/gen/containerd/types/task/task.js';
+import type { Mount as PbMount } from '../../api/gen/containerd/types/mount.js';
+import {
+  ContainerConfig,
+  NamespaceMode,
+  PodSandboxConfig,
+} from '../../api/gen/cri/runtime/v1/api.js';
+import { fromTimestamp } from '../../api/timestamp.js';
+import { OCI_PROCESS_TYPE_URL, OCI_SPEC_TYPE_URL, packAny, packJson } from '../../api/typeurl.js';
+import { type ResolvedUser, type Spec, resolveUser } from '../../api/oci/index.js';
+import { MNT, mount, umount2 } from '../../native/index.js';
+import type { ContainerStore } from '../metadata/containers.js';
+import type { NamespacedSnapshotter } from '../snapshots/namespaced.js';
+import type { TaskManager } from '../tasks/manager.js';
+import { type CniPodArgs, type CniResult, type CniRuntime, resultIPs } from './cni.js';
+import { type CriConfig, resolveHandler } from './config.js';
+import { CriLogWriter } from './log-writer.js';
+import { type CriImageStore, type ResolvedImage, CRI_NAMESPACE } from './image-store.js';
+import { NameIndex, containerName, sandboxName } from './names.js';
+import { createNetns, removeNetns } from './netns.js';
+import { mountShm, removePodFiles, writePodFiles } from './sandbox-files.js';
+import { containerSpec, sandboxSpec } from './spec.js';
+import type { ContainerRecord, CriStore, SandboxRecord } from './store.js';
+
+const SNAPSHOTTER = 'overlayfs';
+const KIND_LABEL = 'io.cri-containerd.kind';
+/** ExecSync output is capped (CVE-2022-1708); the rest is discarded. */
+export const EXEC_OUTPUT_LIMIT = 16 << 20;
+
+export type ContainerEventKind = 'created' | 'started' | 'stopped' | 'deleted';
+
+export interface RuntimeDeps {
+  config: CriConfig;
+  store: CriStore;
+  manager: TaskManager;
+  containers: ContainerStore;
+  snapshotter: NamespacedSnapshotter;
+  images: CriImageStore;
+  cni: CniRuntime;
+  /** Plugin state directory: netns pins, pod files, FIFOs. */
+  stateDir: string;
+  log: Logger;
+}
+
+function nowNs(): number {
+  return Date.now() * 1e6;
+}
+
+function newId(): string {
+  return randomBytes(32).toString('hex');
+}
+
+function toPbMounts(ms: { type: string; source: string; options: string[] }[]): PbMount[] {
+  return ms.map((m) => ({ type: m.type, source: m.source, target: '', options: m.options }));
+}
+
+/** Serialises operations per id so a stop and a remove of the same object do not interleave. */
+class KeyedLock {
+  private readonly tails = new Map<string, Promise<unknown>>();
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => {});
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return next;
+  }
+}
+
+export class CriRuntime {
+  readonly events = new EventEmitter();
+  private readonly names = new NameIndex();
+  private readonly lock = new KeyedLock();
+  private readonly logs = new Map<string, { writer: CriLogWriter; fifo: FifoSet }>();
+  /** Resolves when the task of the id has exited and its record is updated. */
+  private readonly exits = new Map<string, Promise<void>>();
+
+  constructor(readonly d: RuntimeDeps) {
+    this.events.setMaxListeners(0);
+  }
+
+  private get fifoRoot(): string {
+    return path.join(this.d.stateDir, 'fifo');
+  }
+
+  private emit(kind: ContainerEventKind, id: string): void {
+    this.events.emit('event', { kind, id, at: nowNs() });
+  }
+
+  // ---------------------------------------------------------------- sandboxes
+
+  async runPodSandbox(config: PodSandboxConfig, runtimeHandler: string): Promise<string> {
+    const m = config.metadata;
+    if (!m) throw errInvalidArgument('config.metadata is required');
+    if (!m.name) throw errInvalidArgument('config.metadata.name is required');
+    if (!m.namespace) throw errInvalidArgument('config.metadata.namespace is required');
+    if (!m.uid) throw errInvalidArgument('config.metadata.uid is required');
+    const handler = resolveHandler(this.d.config, runtimeHandler);
+    const name = sandboxName(m);
+    const id = newId();
+    this.names.reserve(name, id);
+    const undo: (() => Promise<unknown>)[] = [async () => this.names.release(name)];
+    try {
+      const image = await this.requireImage(this.d.config.sandbox_image, 'sandbox image');
+      const top = await this.d.images.ensureUnpacked(image);
+      const ns = config.linux?.securityContext?.namespaceOptions;
+      const hostNet = ns?.network === NamespaceMode.NODE;
+      const hostIpc = ns?.ipc === NamespaceMode.NODE;
+      const dir = path.join(this.d.stateDir, 'sandboxes', id);
+      undo.push(() => removePodFiles(dir));
+      await writePodFiles(dir, {
+        hostname: config.hostname,
+        hostNetwork: hostNet,
+        dns: config.dnsConfig,
+      });
+      const shmPath = hostIpc ? undefined : await mountShm(dir, this.d.config.shm_size);
+
+      const rec: SandboxRecord = {
+        id,
+        name,
+        config: PodSandboxConfig.toJSON(config),
+        runtimeHandler: handler.name,
+        createdAt: nowNs(),
+        state: 'notready',
+        ips: [],
+        dir,
+        image: image.id,
+        snapshotKey: id,
+        pid: 0,
+        networkDown: hostNet,
+      };
+
+      if (!hostNet) {
+        rec.netnsPath = await createNetns(path.join(this.d.stateDir, 'netns'), id);
+        undo.push(() => removeNetns(rec.netnsPath!));
+        const cniArgs = this.cniArgs(rec, config);
+        const { result } = await this.d.cni.setup(cniArgs);
+        undo.push(() => this.d.cni.teardown(cniArgs, result));
+        rec.cniResult = result;
+        rec.ips = resultIPs(result);
+      }
+
+      const mounts = await this.d.snapshotter.prepare(CRI_NAMESPACE, id, top, {
+        labels: { [KIND_LABEL]: 'sandbox' },
+      });
+      undo.push(() => this.d.snapshotter.remove(CRI_NAMESPACE, id));
+      const spec = sandboxSpec({ id, config, image, netnsPath: rec.netnsPath, shmPath });
+      await this.createDbRecord(
+        id,
+        handler.runtime_type,
+        spec,
+        image.names[0] ?? image.id,
+        'sandbox',
+        id,
+      );
+      undo.push(() => this.d.containers.delete(CRI_NAMESPACE, id));
+      await this.d.store.sandboxes.put(rec);
+      undo.push(() => this.d.store.sandboxes.delete(id));
+
+      const { pid } = await this.d.manager.create({
+        namespace: CRI_NAMESPACE,
+        id,
+        runtime: handler.runtime_type,
+        spec: Buffer.from(JSON.stringify(spec)),
+        rootfs: toPbMounts(mounts),
+        stdin: '',
+        stdout: '',
+        stderr: '',
+        terminal: false,
+        options: this.runtimeOptions(handler.binary_name),
+      });
+      undo.push(() => this.d.manager.delete(CRI_NAMESPACE, id));
+      const t = this.d.manager.get(CRI_NAMESPACE, id);
+      await t.task.start({ id, execId: '' }, t.opts());
+      rec.pid = pid;
+      rec.state = 'ready';
+      await this.d.store.sandboxes.put(rec);
+      this.watchExit(id, 'sandbox');
+      return id;
+    } catch (err) {
+      for (const u of undo.reverse()) {
+        await u().catch((e) =>
+          this.d.log.warn({ err: e, sandbox: id }, 'undoing a failed RunPodSandbox'),
+        );
+      }
+      throw err;
+    }
+  }
+
+  private runtimeOptions(binary: string | undefined) {
+    if (!binary) return undefined;
+    return packAny('containerd.runc.v1.Options', RuncOptions, {
+      ...RuncOptions.fromJSON({}),
+      binaryName: binary,
+    });
+  }
+
+  private async createDbRecord(
+    id: string,
+    runtime: string,
+    spec: Spec,
+    image: string,
+    kind: 'sandbox' | 'container',
+    snapshotKey: string,
+    sandboxId?: string,
+  ): Promise<void> {
+    await this.d.containers.create(CRI_NAMESPACE, {
+      id,
+      runtime: { name: runtime },
+      spec: packJson(OCI_SPEC_TYPE_URL, spec),
+      image,
+      labels: { [KIND_LABEL]: kind },
+      snapshotter: SNAPSHOTTER,
+      snapshotKey,
+      sandboxId,
+    });
+  }
+
+  private cniArgs(rec: SandboxRecord, config: PodSandboxConfig): CniPodArgs {
+    return {
+      containerId: rec.id,
+      netnsPath: rec.netnsPath ?? '',
+      ifName: 'eth0',
+      podName: config.metadata?.name ?? '',
+      podNamespace: config.metadata?.namespace ?? '',
+      podUid: config.metadata?.uid ?? '',
+      portMappings: config.portMappings
+        .filter((p) => p.hostPort > 0)
+        .map((p) => ({
+          hostPort: p.hostPort,
+          containerPort: p.containerPort,
+          protocol: ['tcp', 'udp', 'sctp'][p.protocol] ?? 'tcp',
+          hostIP: p.hostIp,
+        })),
+    };
+  }
+
+  sandboxConfig(rec: SandboxRecord): PodSandboxConfig {
+    return PodSandboxConfig.fromJSON(rec.config);
+  }
+
+  async stopPodSandbox(idOrPrefix: string): Promise<void> {
+    const rec = this.d.store.sandboxes.resolve(idOrPrefix);
+    await this.lock.run(rec.id, async () => {
+      for (const c of this.d.store.containers.list().filter((x) => x.sandboxId === rec.id)) {
+        await this.stopContainer(c.id, 0);
+      }
+      await this.killTask(rec.id, 0, 'SIGTERM');
+      if (!rec.networkDown) {
+        if (rec.netnsPath) {
+          await this.d.cni.teardown(
+            this.cniArgs(rec, this.sandboxConfig(rec)),
+            rec.cniResult as CniResult,
+          );
+          await removeNetns(rec.netnsPath);
+        }
+        rec.networkDown = true;
+      }
+      try {
+        umount2(path.join(rec.dir, 'shm'), MNT.DETACH);
+      } catch {
+        /* not mounted (host IPC, or already stopped) */
+      }
+      rec.state = 'notready';
+      await this.d.store.sandboxes.put(rec);
+    });
+  }
+
+  async removePodSandbox(idOrPrefix: string): Promise<void> {
+    let rec: SandboxRecord;
+    try {
+      rec = this.d.store.sandboxes.resolve(idOrPrefix);
+    } catch (err) {
+      if (isNotFound(err)) return; // already removed: idempotent
+      throw err;
+    }
+    await this.stopPodSandbox(rec.id);
+    await this.lock.run(rec.id, async () => {
+      for (const c of this.d.store.containers.list().filter((x) => x.sandboxId === rec.id)) {
+        await this.removeContainer(c.id);
+      }
+      await this.deleteTask(rec.id);
+      await this.d.snapshotter.remove(CRI_NAMESPACE, rec.snapshotKey).catch((err) => {
+        if (!isNotFound(err)) throw err;
+      });
+      await this.d.containers.delete(CRI_NAMESPACE, rec.id).catch((err) => {
+        if (!isNotFound(err)) throw err;
+      });
+      await removePodFiles(rec.dir);
+      await this.d.store.sandboxes.delete(rec.id);
+      this.names.release(rec.name);
+    });
+  }
+
+  // ---------------------------------------------------------------- tasks
+
+  /** Sends `signal`, then SIGKILL after `timeoutS` seconds if the task is still there. */
+  private async killTask(id: string, timeoutS: number, signal: string): Promise<void> {
+    const t = this.d.manager.find(CRI_NAMESPACE, id);
+    if (!t) return;
+    const exited = this.exits.get(id) ?? Promise.resolve();
+    const sig = signalNumber(signal);
+    if (timeoutS > 0 && sig !== 9) {
+      await t.task.kill({ id, execId: '', signal: sig, all: false }, t.opts()).catch(() => {});
+      const done = await Promise.race([
+        exited.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), timeoutS * 1000)),
+      ]);
+      if (done) return;
+    }
+    await t.task.kill({ id, execId: '', signal: 9, all: false }, t.opts()).catch(() => {});
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  }
+
+  private async deleteTask(id: string): Promise<void> {
+    if (!this.d.manager.find(CRI_NAMESPACE, id)) return;
+    try {
+      await this.d.manager.delete(CRI_NAMESPACE, id);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /** Records the exit of a sandbox's pause or a container's process when it happens. */
+  private watchExit(id: string, kind: 'sandbox' | 'container'): void {
+    const t = this.d.manager.find(CRI_NAMESPACE, id);
+    if (!t) return;
+    const p = (async () => {
+      let exitStatus = 255;
+      let exitedAt = Date.now() * 1e6;
+      try {
+        const r = await t.task.wait({ id, execId: '' }, t.opts());
+        exitStatus = r.exitStatus;
+        exitedAt = (fromTimestamp(r.exitedAt)?.getTime() ?? Date.now()) * 1e6;
+      } catch {
+        const death = t.conn.closed ? await t.deathExit() : undefined;
+        if (death) exitStatus = death.exitStatus;
+      }
+      await this.onExit(id, kind, exitStatus, exitedAt);
+    })();
+    this.exits.set(id, p);
+  }
+
+  private async onExit(
+    id: string,
+    kind: 'sandbox' | 'container',
+    code: number,
+    at: number,
+  ): Promise<void> {
+    if (kind === 'sandbox') {
+      const rec = this.d.store.sandboxes.find(id);
+      if (rec) {
+        rec.state = 'notready';
+        await this.d.store.sandboxes.put(rec);
+      }
+      return;
+    }
+    const rec = this.d.store.containers.find(id);
+    if (!rec) return;
+    const oom = await this.oomKilled(id);
+    rec.state = 'exited';
+    rec.exitCode = code;
+    rec.finishedAt = at;
+    rec.reason = oom ? 'OOMKilled' : code === 0 ? 'Completed' : 'Error';
+    rec.pid = 0;
+    await this.d.store.containers.put(rec);
+    const log = this.logs.get(id);
+    if (log) {
+      this.logs.delete(id);
+      await Promise.race([log.writer.done, new Promise((r) => setTimeout(r, 2_000))]);
+      log.writer.close();
+      await log.fifo.close(0).catch(() => {});
+    }
+    await this.deleteTask(id).catch((err) =>
+      this.d.log.warn({ err, container: id }, 'deleting an exited task'),
+    );
+    this.emit('stopped', id);
+  }
+
+  /** cgroup v1 memory.oom_control counts OOM kills; the cgroup still exists until the task is deleted. */
+  private async oomKilled(id: string): Promise<boolean> {
+    try {
+      const spec = await this.specOf(id);
+      const cg = spec.linux?.cgroupsPath;
+      if (!cg) return false;
+      for (const file of [
+        path.join('/sys/fs/cgroup/memory', cg, 'memory.oom_control'),
+        path.join('/sys/fs/cgroup', cg, 'memory.events'),
+      ]) {
+        const text = await fs.readFile(file, 'utf8').catch(() => '');
+        const n = /^oom_kill (\d+)$/m.exec(text)?.[1];
+        if (n !== undefined) return Number(n) > 0;
+      }
+    } catch {
+      /* no spec or cgroup: not known to be an OOM kill */
+    }
+    return false;
+  }
+
+  async specOf(id: string): Promise<Spec> {
+    const c = await this.d.containers.get(CRI_NAMESPACE, id);
+    if (!c.spec) throw errNotFound(`spec of ${id}`);
+    return JSON.parse(Buffer.from(c.spec.value).toString('utf8')) as Spec;
+  }
+
+  // ---------------------------------------------------------------- containers
+
+  async createContainer(
+    sandboxId: string,
+    config: ContainerConfig,
+    sandboxConfigReq: PodSandboxConfig | undefined,
+  ): Promise<string> {
+    const sb = this.d.store.sandboxes.resolve(sandboxId);
+    if (sb.state !== 'ready') throw errFailedPrecondition(`pod sandbox ${sb.id} is not ready`);
+    if (!config.metadata?.name) throw errInvalidArgument('config.metadata.name is required');
+    if (!config.image?.image) throw errInvalidArgument('config.image.image is required');
+    const sandboxConfig = sandboxConfigReq?.metadata ? sandboxConfigReq : this.sandboxConfig(sb);
+    const meta = this.sandboxConfig(sb).metadata!;
+    const name = containerName(config.metadata, meta);
+    let logPath = '';
+    if (config.logPath) {
+      const base = this.sandboxConfig(sb).logDirectory;
+      if (!base)
+        throw errInvalidArgument('config.log_path is set but the pod sandbox has no log_directory');
+      logPath = path.resolve(base, config.logPath);
+      if (!logPath.startsWith(path.resolve(base) + path.sep)) {
+        throw errInvalidArgument(
+          `config.log_path ${JSON.stringify(config.logPath)} leaves the log directory`,
+        );
+      }
+    }
+    const id = newId();
+    this.names.reserve(name, id);
+    const undo: (() => Promise<unknown>)[] = [async () => this.names.release(name)];
+    try {
+      const image = await this.requireImage(config.image.image, 'config.image.image');
+      const top = await this.d.images.ensureUnpacked(image);
+      const mounts = await this.d.snapshotter.prepare(CRI_NAMESPACE, id, top, {
+        labels: { [KIND_LABEL]: 'container' },
+      });
+      undo.push(() => this.d.snapshotter.remove(CRI_NAMESPACE, id));
+      const user = await this.resolveContainerUser(config, image, mounts);
+      const handler = resolveHandler(this.d.config, sb.runtimeHandler);
+      const targetId = config.linux?.securityContext?.namespaceOptions?.targetId;
+      let targetPid: number | undefined;
+      if (config.linux?.securityContext?.namespaceOptions?.pid === NamespaceMode.TARGET) {
+        const target = this.d.store.containers.resolve(targetId ?? '');
+        if (!target.pid)
+          throw errFailedPrecondition(`target container ${target.id} is not running`);
+        targetPid = target.pid;
+      }
+      const spec = containerSpec({
+        id,
+        sandboxId: sb.id,
+        config,
+        sandboxConfig,
+        image,
+        imageName: config.image.image,
+        sandboxPid: sb.pid,
+        targetPid,
+        user,
+        sandboxDir: sb.dir,
+        shmPath: path.join(sb.dir, 'shm'),
+      });
+      await this.createDbRecord(
+        id,
+        handler.runtime_type,
+        spec,
+        image.names[0] ?? image.id,
+        'container',
+        id,
+        sb.id,
+      );
+      undo.push(() => this.d.containers.delete(CRI_NAMESPACE, id));
+      const rec: ContainerRecord = {
+        id,
+        sandboxId: sb.id,
+        name,
+        config: ContainerConfig.toJSON(config),
+        image: config.image.image,
+        imageId: image.id,
+        imageRef: image.id,
+        snapshotKey: id,
+        createdAt: nowNs(),
+        startedAt: 0,
+        finishedAt: 0,
+        exitCode: 0,
+        reason: '',
+        message: '',
+        state: 'created',
+        pid: 0,
+        logPath,
+        stopSignal: image.config.StopSignal ?? '',
+        uid: user.uid,
+        gid: user.gid,
+        additionalGids: user.additionalGids,
+      };
+      await this.d.store.containers.put(rec);
+      this.emit('created', id);
+      return id;
+    } catch (err) {
+      for (const u of undo.reverse()) {
+        await u().catch((e) =>
+          this.d.log.warn({ err: e, container: id }, 'undoing a failed CreateContainer'),
+        );
+      }
+      throw err;
+    }
+  }
+
+  private async resolveContainerUser(
+    config: ContainerConfig,
+    image: ResolvedImage,
+    mounts: { type: string; source: string; options: string[] }[],
+  ): Promise<ResolvedUser> {
+    const sc = config.linux?.securityContext;
+    let userString = image.config.User ?? '';
+    if (sc?.runAsUser) userString = String(sc.runAsUser.value);
+    else if (sc?.runAsUsername) userString = sc.runAsUsername;
+    if (sc?.runAsGroup) {
+      if (!sc.runAsUser && !sc.runAsUsername) {
+        throw errInvalidArgument(
+          'config.linux.security_context.run_as_group needs run_as_user or run_as_username',
+        );
+      }
+      userString = `${userString.split(':')[0]}:${sc.runAsGroup.value}`;
+    }
+    const user = await this.withRootfs(mounts, (root) => resolveUser(root, userString));
+    const extra = (sc?.supplementalGroups ?? []).map(Number);
+    return { ...user, additionalGids: [...new Set([...user.additionalGids, ...extra])] };
+  }
+
+  /** Mounts the prepared snapshot read-only on a temporary directory for `fn`. */
+  private async withRootfs<T>(
+    mounts: { type: string; source: string; options: string[] }[],
+    fn: (root: string) => Promise<T>,
+  ): Promise<T> {
+    const m = mounts[0];
+    if (!m) throw errFailedPrecondition('snapshot has no mounts');
+    if (m.type === 'bind') return fn(m.source);
+    const dir = await fs.mkdtemp(path.join(this.d.stateDir, 'rootfs-'));
+    try {
+      mount(
+        m.source,
+        dir,
+        m.type,
+        0x1 /* MS_RDONLY */,
+        m.options.filter((o) => o !== 'rw' && o !== 'ro').join(','),
+      );
+      try {
+        return await fn(dir);
+      } finally {
+        umount2(dir, MNT.DETACH);
+      }
+    } finally {
+      await fs.rmdir(dir).catch(() => {});
+    }
+  }
+
+  async startContainer(idOrPrefix: string): Promise<void> {
+    const rec = this.d.store.containers.resolve(idOrPrefix);
+    await this.lock.run(rec.id, async () => {
+      if (rec.state !== 'created') {
+        throw errFailedPrecondition(`container ${rec.id} is ${rec.state}, not created`);
+      }
+      const sb = this.d.store.sandboxes.get(rec.sandboxId);
+      if (sb.state !== 'ready') throw errFailedPrecondition(`pod sandbox ${sb.id} is not ready`);
+      const db = await this.d.containers.get(CRI_NAMESPACE, rec.id);
+      const handler = resolveHandler(this.d.config, sb.runtimeHandler);
+      const config = ContainerConfig.fromJSON(rec.config);
+      const fifo = FifoSet.create(rec.id.slice(0, 12), {
+        root: this.fifoRoot,
+        stdin: config.stdin,
+        terminal: config.tty,
+      });
+      let writer: CriLogWriter | undefined;
+      try {
+        if (rec.logPath) {
+          writer = new CriLogWriter(rec.logPath, this.d.config.max_container_log_line_size);
+          writer.attach(fifo.stdout, 'stdout');
+          if (!config.tty) writer.attach(fifo.stderr, 'stderr');
+        } else {
+          fifo.stdout.resume();
+          fifo.stderr.resume();
+        }
+        const mounts = await this.d.snapshotter.mounts(CRI_NAMESPACE, rec.snapshotKey);
+        const { pid } = await this.d.manager.create({
+          namespace: CRI_NAMESPACE,
+          id: rec.id,
+          runtime: db.runtime.name,
+          spec: db.spec?.value,
+          rootfs: toPbMounts(mounts),
+          stdin: fifo.paths.stdin,
+          stdout: fifo.paths.stdout,
+          stderr: fifo.paths.stderr,
+          terminal: fifo.paths.terminal,
+          options: this.runtimeOptions(handler.binary_name),
+        });
+        try {
+          const t = this.d.manager.get(CRI_NAMESPACE, rec.id);
+          await t.task.start({ id: rec.id, execId: '' }, t.opts());
+        } catch (err) {
+          await this.deleteTask(rec.id).catch(() => {});
+          throw err;
+        }
+        fifo.detach();
+        if (writer) this.logs.set(rec.id, { writer, fifo });
+        rec.pid = pid;
+        rec.state = 'running';
+        rec.startedAt = nowNs();
+        await this.d.store.containers.put(rec);
+        this.watchExit(rec.id, 'container');
+        this.emit('started', rec.id);
+      } catch (err) {
+        writer?.close();
+        await fifo.close(0).catch(() => {});
+        rec.state = 'exited';
+        rec.reason = 'StartError';
+        rec.message = (err as Error).message;
+        rec.exitCode = 128;
+        rec.finishedAt = nowNs();
+        await this.d.store.containers.put(rec);
+        throw err;
+      }
+    });
+  }
+
+  async stopContainer(idOrPrefix: string, timeoutS: number): Promise<void> {
+    const rec = this.d.store.containers.resolve(idOrPrefix);
+    if (rec.state !== 'running') return;
+    await this.killTask(rec.id, timeoutS, rec.stopSignal || 'SIGTERM');
+    await this.exits.get(rec.id);
+  }
+
+  async removeContainer(idOrPrefix: string): Promise<void> {
+    let rec: ContainerRecord;
+    try {
+      rec = this.d.store.containers.resolve(idOrPrefix);
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw err;
+    }
+    if (rec.state === 'running') await this.stopContainer(rec.id, 0);
+    await this.lock.run(rec.id, async () => {
+      await this.deleteTask(rec.id);
+      await this.d.snapshotter.remove(CRI_NAMESPACE, rec.snapshotKey).catch((err) => {
+        if (!isNotFound(err)) throw err;
+      });
+      await this.d.containers.delete(CRI_NAMESPACE, rec.id).catch((err) => {
+        if (!isNotFound(err)) throw err;
+      });
+      await this.d.store.containers.delete(rec.id);
+      this.names.release(rec.name);
+      this.emit('deleted', rec.id);
+    });
+  }
+
+  reopenContainerLog(idOrPrefix: string): void {
+    const rec = this.d.store.containers.resolve(idOrPrefix);
+    if (rec.state !== 'running') throw errFailedPrecondition(`container ${rec.id} is not running`);
+    const log = this.logs.get(rec.id);
+    if (!log) throw errFailedPrecondition(`container ${rec.id} has no log file`);
+    log.writer.reopen();
+  }
+
+  async execSync(
+    idOrPrefix: string,
+    cmd: string[],
+    timeoutS: number,
+  ): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
+    const rec = this.d.store.containers.resolve(idOrPrefix);
+    if (cmd.length === 0) throw errInvalidArgument('cmd must not be empty');
+    if (rec.state !== 'running') throw errFailedPrecondition(`container ${rec.id} is not running`);
+    const t = this.d.manager.get(CRI_NAMESPACE, rec.id);
+    const spec = await this.specOf(rec.id);
+    const execId = `exec-${randomBytes(8).toString('hex')}`;
+    const fifo = FifoSet.create(execId, { root: this.fifoRoot });
+    const collect = (s: NodeJS.ReadableStream) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      s.on('data', (b: Buffer) => {
+        if (size >= EXEC_OUTPUT_LIMIT) return;
+        const take = b.subarray(0, EXEC_OUTPUT_LIMIT - size);
+        chunks.push(take);
+        size += take.length;
+      });
+      return () => Buffer.concat(chunks);
+    };
+    const out = collect(fifo.stdout);
+    const err = collect(fifo.stderr);
+    try {
+      await t.task.exec(
+        {
+          id: rec.id,
+          execId,
+          terminal: false,
+          stdin: '',
+          stdout: fifo.paths.stdout,
+          stderr: fifo.paths.stderr,
+          spec: packJson(OCI_PROCESS_TYPE_URL, { ...spec.process, args: cmd, terminal: false }),
+        },
+        t.opts(),
+      );
+      const waiting = t.task.wait({ id: rec.id, execId }, t.opts());
+      waiting.catch(() => {});
+      await t.task.start({ id: rec.id, execId }, t.opts());
+      fifo.detach();
+      let exitCode: number;
+      if (timeoutS > 0) {
+        const timer = new Promise<'timeout'>((r) =>
+          setTimeout(() => r('timeout'), timeoutS * 1000),
+        );
+        const r = await Promise.race([waiting, timer]);
+        if (r === 'timeout') {
+          await t.task
+            .kill({ id: rec.id, execId, signal: 9, all: false }, t.opts())
+            .catch(() => {});
+          await Promise.race([
+            waiting.catch(() => {}),
+            new Promise((res) => setTimeout(res, 5_000)),
+          ]);
+          throw errDeadlineExceeded(`command ${JSON.stringify(cmd)} timed out after ${timeoutS}s`);
+        }
+        exitCode = r.exitStatus;
+      } else {
+        exitCode = (await waiting).exitStatus;
+      }
+      await fifo.close(2_000).catch(() => {});
+      return { stdout: out(), stderr: err(), exitCode };
+    } finally {
+      await t.task.delete({ id: rec.id, execId }, t.opts()).catch(() => {});
+      await fifo.close(0).catch(() => {});
+    }
+  }
+
+  // ---------------------------------------------------------------- images
+
+  private async requireImage(ref: string, field: string): Promise<ResolvedImage> {
+    const img = await this.d.images.find(ref);
+    if (!img) {
+      throw errNotFound(
+        `${field}: image ${JSON.stringify(ref)} is not present in namespace ${CRI_NAMESPACE}; pull it first`,
+      );
+    }
+    return img;
+  }
+
+  // ---------------------------------------------------------------- recovery
+
+  /** Restores names, live tasks, log writers and exit watchers from the records. */
+  async recover(): Promise<void> {
+    await this.d.store.load();
+    for (const sb of this.d.store.sandboxes.list()) {
+      this.names.reserve(sb.name, sb.id);
+      const alive = await this.taskState(sb.id);
+      if (alive?.status === TaskStatus.RUNNING) {
+        this.watchExit(sb.id, 'sandbox');
+      } else if (sb.state === 'ready') {
+        sb.state = 'notready';
+        await this.d.store.sandboxes.put(sb);
+        if (alive) await this.deleteTask(sb.id).catch(() => {});
+      }
+    }
+    for (const c of this.d.store.containers.list()) {
+      this.names.reserve(c.name, c.id);
+      if (c.state !== 'running') continue;
+      const st = await this.taskState(c.id);
+      if (st?.status === TaskStatus.RUNNING) {
+        if (c.logPath && st.stdout) {
+          try {
+            const fifo = FifoSet.attach({
+              stdin: '',
+              stdout: st.stdout,
+              stderr: st.stderr,
+              terminal: st.terminal,
+            });
+            const writer = new CriLogWriter(c.logPath, this.d.config.max_container_log_line_size);
+            writer.attach(fifo.stdout, 'stdout');
+            if (st.stderr) writer.attach(fifo.stderr, 'stderr');
+            fifo.detach();
+            this.logs.set(c.id, { writer, fifo });
+          } catch (err) {
+            this.d.log.warn({ err, container: c.id }, 'container log cannot be reattached');
+          }
+        }
+        this.watchExit(c.id, 'container');
+      } else if (st) {
+        const at = (fromTimestamp(st.exitedAt)?.getTime() ?? Date.now()) * 1e6;
+        await this.onExit(c.id, 'container', st.exitStatus, at);
+      } else {
+        c.state = 'exited';
+        c.exitCode = 255;
+        c.reason = 'Unknown';
+        c.message = 'the container task was lost while berthd was down';
+        c.finishedAt = c.finishedAt || nowNs();
+        await this.d.store.containers.put(c);
+      }
+    }
+  }
+
+  private async taskState(id: string) {
+    const t = this.d.manager.find(CRI_NAMESPACE, id);
+    if (!t) return undefined;
+    try {
+      return await t.task.state({ id, execId: '' }, t.opts({ timeoutMs: 5_000 }));
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGIOT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+  SIGSTKFLT: 16,
+  SIGCHLD: 17,
+  SIGCONT: 18,
+  SIGSTOP: 19,
+  SIGTSTP: 20,
+  SIGTTIN: 21,
+  SIGTTOU: 22,
+  SIGURG: 23,
+  SIGXCPU: 24,
+  SIGXFSZ: 25,
+  SIGVTALRM: 26,
+  SIGPROF: 27,
+  SIGWINCH: 28,
+  SIGIO: 29,
+  SIGPOLL: 29,
+  SIGPWR: 30,
+  SIGSYS: 31,
+  SIGRTMIN: 34,
+  SIGRTMAX: 64,
+};
+
+/** `SIGTERM`, `TERM` or `15` → 15; unknown names fall back to SIGTERM. */
+export function signalNumber(s: string): number {
+  if (/^\d+$/.test(s)) return Number(s);
+  const up = s.toUpperCase();
+  return SIGNALS[up.startsWith('SIG') ? up : `SIG${up}`] ?? 15;
+}

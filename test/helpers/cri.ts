@@ -1,0 +1,157 @@
+// A CRI client for tests: grpc-js with the generated runtime.v1 clients, every
+// unary call promisified, plus image import into namespace k8s.io and CNI setup.
+
+import {
+  type ClientReadableStream,
+  credentials,
+  type Metadata,
+  type ServiceError,
+} from '@grpc/grpc-js';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Client } from '../../api/client/client.js';
+import {
+  type ContainerEventResponse,
+  ImageServiceClient,
+  ImageServiceDefinition,
+  RuntimeServiceClient,
+  RuntimeServiceDefinition,
+} from '../../api/gen/cri/runtime/v1/api.js';
+import type { BuiltImage } from '../fixtures/image-builder.js';
+
+type Methods = Record<
+  string,
+  {
+    requestType: { fromJSON(o: unknown): unknown };
+    responseType: { decode(b: Uint8Array): unknown };
+    requestStream: boolean;
+    responseStream: boolean;
+  }
+>;
+/** Unary methods as promises; requests are plain objects in the proto JSON shape (missing fields default). */
+type Promised<D extends { methods: Methods }> = {
+  [K in keyof D['methods'] as D['methods'][K]['responseStream'] extends true ? never : K]: (
+    req?: Record<string, unknown>,
+  ) => Promise<ReturnType<D['methods'][K]['responseType']['decode']>>;
+};
+
+function promised<D extends { methods: Methods }>(def: D, client: object): Promised<D> {
+  return new Proxy({} as Promised<D>, {
+    get(_t, prop: string) {
+      const m = def.methods[prop];
+      if (!m) throw new Error(`no method ${prop}`);
+      const fn = (client as Record<string, Function>)[prop]!;
+      return (req: Record<string, unknown> = {}) =>
+        new Promise((resolve, reject) =>
+          fn.call(client, m.requestType.fromJSON(req), (err: ServiceError | null, res: unknown) =>
+            err ? reject(err) : resolve(res),
+          ),
+        );
+    },
+  });
+}
+
+export interface CriClient {
+  runtime: Promised<typeof RuntimeServiceDefinition>;
+  image: Promised<typeof ImageServiceDefinition>;
+  events(): ClientReadableStream<ContainerEventResponse>;
+  close(): void;
+}
+
+export function criClient(address: string): CriClient {
+  const target = `unix://${address}`;
+  const rs = new RuntimeServiceClient(target, credentials.createInsecure());
+  const is = new ImageServiceClient(target, credentials.createInsecure());
+  return {
+    runtime: promised(RuntimeServiceDefinition, rs),
+    image: promised(ImageServiceDefinition, is),
+    events: () => rs.getContainerEvents({}),
+    close: () => {
+      rs.close();
+      is.close();
+    },
+  };
+}
+
+/** Loads a built image's blobs and record into the daemon's k8s.io namespace. */
+export async function importImage(address: string, img: BuiltImage): Promise<void> {
+  const c = new Client({ address, namespace: 'k8s.io' });
+  try {
+    // The manifest references its config and layers for the garbage collector, as an unpacker's import would.
+    const refs: Record<string, string> = {
+      'containerd.io/gc.ref.content.config': img.config.digest,
+    };
+    img.layers.forEach((l, i) => (refs[`containerd.io/gc.ref.content.l.${i}`] = l.digest));
+    const order = [...img.layers.map((l) => l.digest), img.config.digest, img.manifest.digest];
+    for (const digest of order) {
+      const data = img.blobs.get(digest)!;
+      await c.content.ingest(
+        `import-${digest}`,
+        (async function* () {
+          yield data;
+        })(),
+        {
+          expectedDigest: digest,
+          expectedSize: data.length,
+          labels: digest === img.manifest.digest ? refs : undefined,
+        },
+      );
+    }
+    await c.images.create({ name: img.ref, labels: {}, target: img.manifest });
+  } finally {
+    c.close();
+  }
+}
+
+export interface TestNetwork {
+  confDir: string;
+  bridge: string;
+  subnet: string;
+  dispose(): Promise<void>;
+}
+
+/** A bridge + host-local conflist unique to the test; dispose removes the bridge and its NAT rules. */
+export async function testNetwork(
+  dir: string,
+  octet = 10 + (process.pid % 200),
+): Promise<TestNetwork> {
+  const confDir = path.join(dir, 'net.d');
+  await fs.mkdir(confDir, { recursive: true });
+  const bridge = `brt${randomBytes(3).toString('hex')}`;
+  const subnet = `10.${octet}.${Math.floor(Math.random() * 250)}.0/24`;
+  const conf = {
+    cniVersion: '0.4.0',
+    name: `berth-test-${bridge}`,
+    plugins: [
+      {
+        type: 'bridge',
+        bridge,
+        isGateway: true,
+        ipMasq: false,
+        ipam: { type: 'host-local', ranges: [[{ subnet }]], dataDir: path.join(dir, 'ipam') },
+      },
+      { type: 'portmap', capabilities: { portMappings: true } },
+    ],
+  };
+  await fs.writeFile(path.join(confDir, '10-berth-test.conflist'), JSON.stringify(conf));
+  return {
+    confDir,
+    bridge,
+    subnet,
+    async dispose() {
+      try {
+        execFileSync('ip', ['link', 'del', bridge], { stdio: 'ignore' });
+      } catch {
+        /* never created, or already gone */
+      }
+    },
+  };
+}
+
+export function grpcCode(err: unknown): number | undefined {
+  return (err as { code?: number }).code;
+}
+
+export type { Metadata };
