@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { deleteShim } from '../shim/delete.js';
 import { FlagError, parseFlags } from '../shim/flags.js';
 import { runServer } from '../shim/server.js';
-import { startShim } from '../shim/start.js';
+import { startInline, startShim } from '../shim/start.js';
 
 function fail(msg: string, code = 1): never {
   process.stderr.write(`berth-shim: ${msg}\n`);
@@ -35,6 +35,21 @@ async function main(): Promise<void> {
       await runServer(flags);
       return;
     case 'start': {
+      if (process.env.BERTH_SHIM_INLINE_START === '1') {
+        const { dup2 } = await import('../native/index.js');
+        const r = await startInline(
+          flags,
+          (f) => runServer(f),
+          (stdin, stdout, stderr) => {
+            dup2(stdin, 0);
+            dup2(stdout, 1);
+            dup2(stderr, 2);
+          },
+        );
+        if (r.serving) return; // this process is the server now
+        process.stdout.write(r.address);
+        process.exit(0);
+      }
       const script = fileURLToPath(import.meta.url);
       const { address } = await startShim(flags, { script });
       process.stdout.write(address);

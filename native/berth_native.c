@@ -487,6 +487,17 @@ static napi_value do_set_winsize(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// dup2(oldfd, newfd): how a process hands its stdio over to other files without
+// closing the fds libuv already holds handles on.
+static napi_value do_dup2(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int64_t oldfd, newfd;
+  if (get_args(env, info, 2, argv)) return NULL;
+  if (get_int64(env, argv[0], &oldfd) || get_int64(env, argv[1], &newfd)) return NULL;
+  if (dup2((int)oldfd, (int)newfd) < 0) return throw_errno(env, errno, "dup2", NULL);
+  return undefined(env);
+}
+
 // ---- Module ----------------------------------------------------------------
 
 // The kernel's values, so the TypeScript constants can be checked against them.
@@ -524,6 +535,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setns", NULL, do_setns, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unshare", NULL, do_unshare, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setWinsize", NULL, do_set_winsize, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dup2", NULL, do_dup2, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
   napi_value table, v;

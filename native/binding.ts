@@ -39,6 +39,7 @@ export interface NativeBinding {
   setns(fd: number, nstype: number): void;
   unshare(flags: number): void;
   setWinsize(fd: number, rows: number, cols: number): void;
+  dup2(oldfd: number, newfd: number): void;
   constants: Record<string, number>;
 }
 

@@ -10,6 +10,7 @@ import {
   statSync,
   symlinkSync,
   writeFileSync,
+  writeSync,
   existsSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { binding } from './binding.js';
 import { CLONE, MNT, MS, S_IF, XATTR } from './constants.js';
 import {
+  dup2,
   getChildSubreaper,
   lgetxattr,
   llistxattr,
@@ -242,6 +244,23 @@ describe('setWinsize', () => {
       expect(() => setWinsize(file, 40, 100)).toThrow(expect.objectContaining({ code: 'ENOTTY' }));
     } finally {
       closeSync(file);
+    }
+  });
+});
+
+describe('dup2', () => {
+  it('points one fd at another file', () => {
+    const a = openSync(join(dir, 'a'), 'w');
+    const b = openSync(join(dir, 'b'), 'w');
+    try {
+      dup2(a, b);
+      writeSync(b, 'through b');
+      expect(readFileSync(join(dir, 'a'), 'utf8')).toBe('through b');
+      expect(readFileSync(join(dir, 'b'), 'utf8')).toBe('');
+      expect(() => dup2(9999, b)).toThrow(expect.objectContaining({ code: 'EBADF' }));
+    } finally {
+      closeSync(a);
+      closeSync(b);
     }
   });
 });

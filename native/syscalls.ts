@@ -69,3 +69,8 @@ export function unshare(flags: number): void {
 export function setWinsize(fd: number, rows: number, cols: number): void {
   binding().setWinsize(fd, rows, cols);
 }
+
+/** dup2(2): makes newfd refer to oldfd's file (atomically closing what newfd was). */
+export function dup2(oldfd: number, newfd: number): void {
+  binding().dup2(oldfd, newfd);
+}

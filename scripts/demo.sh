@@ -6,8 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
-BERTHD="node dist/cmd/berthd.js"
-BERTH="node dist/cmd/berth.js"
+BERTHD="node dist/berthd.cjs"
+BERTH="node dist/berth.cjs"
 SOCK=/run/berth/berth.sock
 LOG=/var/log/berthd.log
 
@@ -61,5 +61,5 @@ if command -v ctr >/dev/null; then
 fi
 echo
 echo "berthd is running (pid $(cat /run/berth/berthd.pid 2>/dev/null || echo '?'), socket $SOCK)."
-echo "The container 'sleeper' keeps running: node dist/cmd/berth.js -n demo tasks ls"
-echo "Stop it with: node dist/cmd/berth.js -n demo tasks rm -f sleeper"
+echo "The container 'sleeper' keeps running: node dist/berth.cjs -n demo tasks ls"
+echo "Stop it with: node dist/berth.cjs -n demo tasks rm -f sleeper"

@@ -12,6 +12,8 @@ DEBS=(
   busybox-static              # test and demo images are built from it, offline
   iproute2                    # ip netns for network tests
   containernetworking-plugins # CNI plugins for pod networking
+  iptables                    # the CNI portmap plugin programs it
+  docker-registry             # a local OCI registry for pull/push tests
   python3 make g++            # node-gyp
 )
 missing=()

@@ -54,27 +54,41 @@ function openShimLog(bundle: string): number | 'ignore' {
   }
 }
 
-export async function startShim(
-  flags: ShimFlags,
-  opts: { script: string; execArgv?: string[]; socketDir?: string; readyTimeoutMs?: number },
-): Promise<StartResult> {
+interface StartPlan {
+  bundle: string;
+  socket: string;
+  address: string;
+  /** The group's shim already serves on the socket: use it. */
+  reuse: boolean;
+}
+
+/** The socket for this container's group; reuses a live one, clears a dead one. */
+async function planStart(flags: ShimFlags, socketDir?: string): Promise<StartPlan> {
   if (!flags.namespace) throw new Error('-namespace is required');
   if (!flags.id) throw new Error('-id is required');
   const bundle = flags.bundle || process.cwd();
   const group = groupKey(readSpec(bundle), flags.id);
-  const dir = opts.socketDir ?? SOCKET_DIR;
+  const dir = socketDir ?? SOCKET_DIR;
   fs.mkdirSync(dir, { recursive: true, mode: 0o711 });
   const socket = socketPath(flags.address, flags.namespace, group, dir);
   const address = toAddress(socket);
-
   if (fs.existsSync(socket)) {
     if (await acceptsConnections(socket)) {
       // Another container of the group: its shim serves us too.
       writeAddress(bundle, address);
-      return { address };
+      return { bundle, socket, address, reuse: true };
     }
     fs.rmSync(socket, { force: true });
   }
+  return { bundle, socket, address, reuse: false };
+}
+
+export async function startShim(
+  flags: ShimFlags,
+  opts: { script: string; execArgv?: string[]; socketDir?: string; readyTimeoutMs?: number },
+): Promise<StartResult> {
+  const { bundle, socket, address, reuse } = await planStart(flags, opts.socketDir);
+  if (reuse) return { address };
 
   const logFd = openShimLog(bundle);
   const child = spawn(
@@ -122,4 +136,42 @@ export async function startShim(
   fs.writeFileSync(path.join(bundle, 'shim.pid'), String(child.pid), { mode: 0o600 });
   writeAddress(bundle, address);
   return { address, pid: child.pid };
+}
+
+/**
+ * `start` that becomes the server itself instead of launching a second
+ * process: half the start-up cost. Only for a daemon that knows to stop
+ * reading at end-of-file on stdout and stderr rather than waiting for exit
+ * (berthd asks for it with BERTH_SHIM_INLINE_START=1; containerd never does).
+ * `serve` listens and returns; then the address is printed and stdio handed
+ * over (stdin and stdout to /dev/null, stderr to the bundle's log FIFO), which
+ * is the daemon's end-of-file. Returns false when an existing shim was reused
+ * (the caller prints the address and exits, as plain `start` does).
+ */
+export async function startInline(
+  flags: ShimFlags,
+  serve: (flags: ShimFlags) => Promise<void>,
+  handOver: (stdin: number, stdout: number, stderr: number) => void,
+): Promise<{ address: string; serving: boolean }> {
+  const { bundle, socket, address, reuse } = await planStart(flags);
+  if (reuse) return { address, serving: false };
+  try {
+    await serve({ ...flags, bundle, socket });
+  } catch (err) {
+    // Lost a race with a concurrent start of the same group: use the winner.
+    if (await acceptsConnections(socket)) {
+      writeAddress(bundle, address);
+      return { address, serving: false };
+    }
+    throw err;
+  }
+  fs.writeFileSync(path.join(bundle, 'shim.pid'), String(process.pid), { mode: 0o600 });
+  writeAddress(bundle, address);
+  fs.writeSync(1, address);
+  const devNull = fs.openSync('/dev/null', 'r+');
+  const log = openShimLog(bundle);
+  handOver(devNull, devNull, typeof log === 'number' ? log : devNull);
+  fs.closeSync(devNull);
+  if (typeof log === 'number') fs.closeSync(log);
+  return { address, serving: true };
 }

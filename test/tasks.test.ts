@@ -105,6 +105,14 @@ describe.skipIf(!canRun)('tasks through berthd', () => {
         const st = await sleeper.newTask();
         await st.start();
         expect((await st.status()).status).toBe(Status.RUNNING);
+        if (r.runtime.includes('berth')) {
+          // Inline start: the process berthd ran as `start` is the server itself.
+          const bundle = path.join(taskStateDir(d.state), NS, `${id}-s`);
+          const shimPid = fs.readFileSync(path.join(bundle, 'shim.pid'), 'utf8');
+          const argv = fs.readFileSync(`/proc/${shimPid}/cmdline`, 'utf8').split('\0');
+          expect(argv).toContain('start');
+          expect(fs.readlinkSync(`/proc/${shimPid}/fd/1`)).toBe('/dev/null');
+        }
         const ex = await st.exec(
           'e1',
           { args: ['sh', '-c', 'echo from-exec; exit 4'] },

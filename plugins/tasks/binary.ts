@@ -101,3 +101,8 @@ export function resolveShim(runtime: string, opts: ResolveOptions = {}): ShimCom
   }
   throw errNotFound(`runtime ${JSON.stringify(runtime)}: shim binary ${name} not installed`);
 }
+
+/** Berth's own shim (bundle, build output or the installed wrapper): it can start inline. */
+export function isBerthShim(cmd: ShimCommand): boolean {
+  return /(?:^|\/)(?:berth-shim\.(?:mjs|js)|containerd-shim-berth-v2)$/.test(cmd.path);
+}

@@ -14,6 +14,8 @@ export interface TaskRuntimeConfig {
   shim_shutdown_timeout_ms: number;
   /** Pass `-debug` to shims. */
   shim_debug: boolean;
+  /** Let Berth's own shim serve from the `start` process (one Node start instead of two). */
+  shim_inline_start: boolean;
 }
 
 export const defaultTaskRuntimeConfig: TaskRuntimeConfig = {
@@ -24,4 +26,5 @@ export const defaultTaskRuntimeConfig: TaskRuntimeConfig = {
   shim_delete_timeout_ms: 10_000,
   shim_shutdown_timeout_ms: 3_000,
   shim_debug: false,
+  shim_inline_start: true,
 };

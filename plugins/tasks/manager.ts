@@ -16,7 +16,7 @@ import { nowTimestamp } from '../../api/timestamp.js';
 import { TtrpcClient } from '../../api/ttrpc/index.js';
 import { packAny } from '../../api/typeurl.js';
 import type { Publisher } from '../core/publisher.js';
-import { type ShimCommand, commandFor, resolveShim } from './binary.js';
+import { type ShimCommand, commandFor, isBerthShim, resolveShim } from './binary.js';
 import { Bundle, type BundleDirs } from './bundle.js';
 import type { TaskRuntimeConfig } from './config.js';
 import { openShimLog } from './shim-log.js';
@@ -146,6 +146,7 @@ export class TaskManager {
             inv,
             c.runtimeOptions,
             this.o.config.shim_start_timeout_ms,
+            this.o.config.shim_inline_start && isBerthShim(command),
           );
           started = true;
           await bundle.writeAddress(addr.address);

@@ -51,6 +51,8 @@ function run(
   input: Uint8Array,
   timeoutMs: number,
   what: string,
+  /** Done at end-of-file on stdout and stderr, without waiting for exit (inline start). */
+  untilEof = false,
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(inv.command.command, args, {
@@ -64,6 +66,7 @@ function run(
         GOMAXPROCS: '2',
         // Node prints warnings on stderr, which must not end up next to the address.
         NODE_NO_WARNINGS: '1',
+        ...(untilEof ? { BERTH_SHIM_INLINE_START: '1' } : {}),
       },
       stdio: ['pipe', 'pipe', 'pipe'],
       // Its own process group, as containerd starts shims (Setpgid).
@@ -100,6 +103,20 @@ function run(
       clearTimeout(timer);
       resolve({ code, signal, stdout: Buffer.concat(out), stderr });
     });
+    if (untilEof) {
+      // An inline start keeps running as the server once it has let go of
+      // both pipes; an exit before that is a failure reported by 'close'.
+      let open = 2;
+      const ended = () => {
+        if (--open > 0 || child.exitCode !== null || child.signalCode !== null) return;
+        clearTimeout(timer);
+        child.removeAllListeners('close');
+        child.unref();
+        resolve({ code: 0, signal: null, stdout: Buffer.concat(out), stderr });
+      };
+      child.stdout.once('end', ended);
+      child.stderr.once('end', ended);
+    }
   });
 }
 
@@ -143,9 +160,11 @@ export async function runShimStart(
   inv: ShimInvocation,
   options: Any | undefined,
   timeoutMs: number,
+  /** The shim supports inline start (Berth's own): one process instead of two. */
+  inline = false,
 ): Promise<StartedShim> {
   const input = options ? Any.encode(options).finish() : new Uint8Array();
-  const r = await run(inv, [...flags(inv), 'start'], input, timeoutMs, 'shim start');
+  const r = await run(inv, [...flags(inv), 'start'], input, timeoutMs, 'shim start', inline);
   const stdout = r.stdout.toString();
   if (r.code !== 0) {
     const why = r.signal ? `signal ${r.signal}` : `exit status ${r.code}`;
