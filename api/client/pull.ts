@@ -13,15 +13,22 @@ import {
   parsePlatformSpecifier,
   type PlatformMatcher,
 } from '../../plugins/images/oci/platform.js';
-import { type Descriptor, MAX_MANIFEST_BYTES, parseIndex, parseManifest } from '../../plugins/images/oci/types.js';
+import {
+  type Descriptor,
+  MAX_MANIFEST_BYTES,
+  parseIndex,
+  parseManifest,
+} from '../../plugins/images/oci/types.js';
 import { isTransient, RetryableError, withRetries } from '../../plugins/images/registry/backoff.js';
 import { Limiter } from '../../plugins/images/registry/limiter.js';
 import { fetch, fetchManifestBytes } from '../../plugins/images/registry/fetcher.js';
 import { Repository, type RegistryOptions } from '../../plugins/images/registry/repository.js';
 import { resolve } from '../../plugins/images/registry/resolver.js';
 import type { Client } from './client.js';
-import { Connection } from './connection.js';
-import { ContentApi } from './content.js';
+import type { ContentApi } from './content.js';
+import { applierOf, contentOf, snapshotsOf } from './image-deps.js';
+import { type LeasedClient, withLease } from './leased.js';
+import { unpackImage } from '../../plugins/images/unpack.js';
 import type { Image } from './images.js';
 import { type ProgressHandler, ProgressReporter } from './transfer-progress.js';
 
@@ -68,7 +75,11 @@ function ingestRef(desc: Descriptor): string {
   return `${kind}-${desc.digest}`;
 }
 
-async function readStored(content: ContentApi, digest: string, max: number): Promise<Buffer | undefined> {
+async function readStored(
+  content: ContentApi,
+  digest: string,
+  max: number,
+): Promise<Buffer | undefined> {
   try {
     const info = await content.info(digest);
     if (info.size > max) return undefined;
@@ -87,6 +98,8 @@ class Puller {
   private readonly matcher: PlatformMatcher;
   private readonly sourceLabel: Record<string, string>;
   fetched = 0;
+  /** The first failure; downloads not yet started are skipped after it. */
+  private failure: unknown;
 
   constructor(
     private readonly repo: Repository,
@@ -118,17 +131,42 @@ class Puller {
     const labels = { ...childGCLabels(children), ...this.sourceLabel };
     if (stored) {
       await this.content.setLabels(desc.digest, labels);
-      this.progress.emit({ status: 'exists', ref: desc.digest, mediaType: desc.mediaType, offset: desc.size, total: desc.size });
-    } else {
-      await this.content.ingest(ingestRef(desc), [data], {
-        expectedSize: desc.size,
-        expectedDigest: desc.digest,
-        labels,
+      this.progress.emit({
+        status: 'exists',
+        ref: desc.digest,
+        mediaType: desc.mediaType,
+        offset: desc.size,
+        total: desc.size,
       });
+    } else {
+      await this.content.ingest(
+        ingestRef(desc),
+        (async function* () {
+          yield data;
+        })(),
+        {
+          expectedSize: desc.size,
+          expectedDigest: desc.digest,
+          labels,
+        },
+      );
       this.fetched++;
-      this.progress.emit({ status: 'done', ref: desc.digest, mediaType: desc.mediaType, offset: desc.size, total: desc.size });
+      this.progress.emit({
+        status: 'done',
+        ref: desc.digest,
+        mediaType: desc.mediaType,
+        offset: desc.size,
+        total: desc.size,
+      });
     }
-    await Promise.all(children.map((c) => this.walk(c)));
+    // Settle every child before failing, so no write is left running past
+    // the pull (and its lease); children not yet started give up at once.
+    const results = await Promise.allSettled(children.map((c) => this.walk(c)));
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      this.failure ??= failed.reason;
+      throw failed.reason;
+    }
   }
 
   /** The manifests of an index this pull wants: the best match, or all of them. */
@@ -137,11 +175,19 @@ class Puller {
     const candidates = manifests
       .filter((m) => !m.platform || this.matcher.match(m.platform))
       .sort((a, b) =>
-        a.platform && b.platform ? this.matcher.compare(a.platform, b.platform) : a.platform ? -1 : 1,
+        a.platform && b.platform
+          ? this.matcher.compare(a.platform, b.platform)
+          : a.platform
+            ? -1
+            : 1,
       );
     if (candidates.length === 0) {
       const have = manifests
-        .map((m) => (m.platform ? [m.platform.os, m.platform.architecture, m.platform.variant].filter(Boolean).join('/') : '?'))
+        .map((m) =>
+          m.platform
+            ? [m.platform.os, m.platform.architecture, m.platform.variant].filter(Boolean).join('/')
+            : '?',
+        )
         .join(', ');
       throw new BerthError(
         'NotFound',
@@ -155,6 +201,7 @@ class Puller {
     const p = { ref: desc.digest, mediaType: desc.mediaType, total: desc.size };
     this.progress.emit({ ...p, status: 'waiting', offset: 0 });
     await this.limiter.run(async () => {
+      if (this.failure) throw this.failure;
       if (await this.exists(desc)) {
         this.progress.emit({ ...p, status: 'exists', offset: desc.size });
         return;
@@ -193,7 +240,13 @@ class Puller {
     async function* counted() {
       for await (const chunk of stream) {
         offset += chunk.length;
-        progress.bytes({ status: 'downloading', ref: desc.digest, mediaType: desc.mediaType, offset, total: desc.size });
+        progress.bytes({
+          status: 'downloading',
+          ref: desc.digest,
+          mediaType: desc.mediaType,
+          offset,
+          total: desc.size,
+        });
         yield chunk;
       }
     }
@@ -204,7 +257,11 @@ class Puller {
         labels: this.sourceLabel,
       });
     } catch (err) {
-      if (!isBerthError(err, 'Unavailable') || !/locked/.test(err.message)) throw err;
+      if (!isBerthError(err, 'Unavailable') || !/locked/.test(err.message)) {
+        // A retry starts over; a partial ingest helps nobody.
+        await this.content.abort(ingestRef(desc)).catch(() => undefined);
+        throw err;
+      }
       // Another pull is writing this blob: let it finish rather than fight it.
       await stream[Symbol.asyncIterator]().return?.();
       await this.awaitOtherWriter(desc);
@@ -228,44 +285,113 @@ class Puller {
   }
 }
 
+export interface PullAndUnpackOptions extends PullOptions {
+  /** Unpack into snapshots (default true). */
+  unpack?: boolean;
+  /** Snapshotter to unpack into (default overlayfs). */
+  snapshotter?: string;
+}
+
+export interface PulledImage extends PullResult {
+  /** Top chain ID of the unpacked image ('' when not unpacked). */
+  chainId: string;
+}
+
+async function fetchInLease(
+  client: Client,
+  leased: LeasedClient,
+  repo: Repository,
+  ref: string,
+  opts: PullOptions,
+): Promise<PullResult> {
+  const progress = new ProgressReporter(opts.onProgress);
+  progress.emit({ status: 'resolving', ref, mediaType: '', offset: 0, total: 0 });
+  const resolved = await resolve(repo);
+  const target = resolved.descriptor;
+  progress.emit({
+    status: 'resolved',
+    ref: resolved.name,
+    mediaType: target.mediaType,
+    offset: 0,
+    total: target.size,
+  });
+  const puller = new Puller(repo, leased.content, opts);
+  await puller.walk(target);
+  const record = {
+    name: resolved.name,
+    target: { mediaType: target.mediaType, digest: target.digest, size: target.size },
+    labels: opts.labels ?? {},
+  };
+  let image: Image;
+  try {
+    image = await client.images.create(record);
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw err;
+    const labelPaths = Object.keys(record.labels).map((k) => `labels.${k}`);
+    image = await client.images.update(record, ['target', ...labelPaths]);
+  }
+  return { image, name: resolved.name, target, fetched: puller.fetched };
+}
+
 /**
- * Pulls `ref` into the client's namespace and records the image under its
- * fully qualified name. Content already stored is not fetched again.
+ * Fetches `ref` into the client's namespace and records the image under its
+ * fully qualified name, without unpacking. Content already stored is not
+ * fetched again.
  */
-export async function fetchImage(client: Client, ref: string, opts: PullOptions = {}): Promise<PullResult> {
+export async function fetchImage(
+  client: Client,
+  ref: string,
+  opts: PullOptions = {},
+): Promise<PullResult> {
+  const repo = await Repository.open(ref, opts);
+  try {
+    return await withLease(client, (leased) => fetchInLease(client, leased, repo, ref, opts), {
+      expiresInMs: PULL_LEASE_EXPIRY_MS,
+    });
+  } finally {
+    repo.close();
+  }
+}
+
+/**
+ * Pulls `ref`: fetch, record and unpack into the snapshotter, all under one
+ * lease so nothing is collected before the image record and the config's
+ * snapshot label hold it.
+ */
+export async function pull(
+  client: Client,
+  ref: string,
+  opts: PullAndUnpackOptions = {},
+): Promise<PulledImage> {
   const repo = await Repository.open(ref, opts);
   const progress = new ProgressReporter(opts.onProgress);
-  const conn = new Connection(client.address);
-  let leaseId: string | undefined;
   try {
-    progress.emit({ status: 'resolving', ref, mediaType: '', offset: 0, total: 0 });
-    const resolved = await resolve(repo);
-    const target = resolved.descriptor;
-    progress.emit({ status: 'resolved', ref: resolved.name, mediaType: target.mediaType, offset: 0, total: target.size });
-    leaseId = (
-      await client.leases.create({ expiresInMs: PULL_LEASE_EXPIRY_MS, labels: { 'berth.io/pull': resolved.name } })
-    ).id;
-    const lease = leaseId;
-    const content = new ContentApi(conn, (extra) => ({ namespace: client.namespace, lease, ...extra }));
-    const puller = new Puller(repo, content, opts);
-    await puller.walk(target);
-    const record = {
-      name: resolved.name,
-      target: { mediaType: target.mediaType, digest: target.digest, size: target.size },
-      labels: opts.labels ?? {},
-    };
-    let image: Image;
-    try {
-      image = await client.images.create(record);
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-      image = await client.images.update(record, ['target', ...Object.keys(record.labels).map((k) => `labels.${k}`)]);
-    }
-    return { image, name: resolved.name, target, fetched: puller.fetched };
+    return await withLease(
+      client,
+      async (leased) => {
+        const r = await fetchInLease(client, leased, repo, ref, opts);
+        if (opts.unpack === false) return { ...r, chainId: '' };
+        const snapshotter = client.snapshots(opts.snapshotter).snapshotter;
+        progress.emit({ status: 'unpacking', ref: r.name, mediaType: '', offset: 0, total: 0 });
+        const u = await unpackImage(
+          r.target,
+          {
+            content: contentOf(leased),
+            snapshots: snapshotsOf(leased, snapshotter),
+            applier: applierOf(leased),
+          },
+          {
+            platform: matcherOf({ ...opts, allPlatforms: false }),
+            scope: `${client.address}/${client.namespace}`,
+            signal: opts.signal,
+          },
+        );
+        progress.emit({ status: 'unpacked', ref: r.name, mediaType: '', offset: 0, total: 0 });
+        return { ...r, chainId: u.chainId };
+      },
+      { expiresInMs: PULL_LEASE_EXPIRY_MS },
+    );
   } finally {
-    // The image record holds everything now; the lease only guarded the gap.
-    if (leaseId) await client.leases.delete(leaseId).catch(() => undefined);
-    conn.close();
     repo.close();
   }
 }

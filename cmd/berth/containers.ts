@@ -3,7 +3,13 @@ import type { Container } from '../../api/client/index.js';
 import { fromTimestamp } from '../../api/timestamp.js';
 import { unpackJson } from '../../api/typeurl.js';
 import { labelsString, parseLabelArgs, printJSON, table } from './output.js';
-import { type ContainerFlags, addContainerFlags, createContainer } from './container-flags.js';
+import {
+  type ContainerFlags,
+  addContainerFlags,
+  createContainer,
+  deleteContainerAndSnapshot,
+  splitRunArgs,
+} from './container-flags.js';
 import { withClient } from './context.js';
 
 /** Container record as readable JSON: the spec decoded, options shown by type. */
@@ -53,12 +59,15 @@ export function registerContainers(program: Command) {
     );
   addContainerFlags(
     cs
-      .command('create <id> [command...]')
+      .command('create <image-or-id> [args...]')
       .passThroughOptions()
-      .description('create a container record (no task)'),
+      .description(
+        'create a container record (no task): IMAGE ID [CMD…], or --rootfs DIR ID [CMD…]',
+      ),
   ).action(
-    withClient(async (client, id: string, args: string[], f: ContainerFlags) => {
-      await createContainer(client, id, args, f);
+    withClient(async (client, first: string, rest: string[], f: ContainerFlags) => {
+      const { image, id, args } = splitRunArgs(first, rest, f);
+      await createContainer(client, id, args, f, image);
     }),
   );
   cs.command('info <id>')
@@ -78,7 +87,8 @@ export function registerContainers(program: Command) {
         let failed = false;
         for (const id of ids) {
           try {
-            await client.containers.delete(id);
+            // Its snapshot goes with it, as with ctr.
+            await deleteContainerAndSnapshot(client, await client.loadContainer(id));
           } catch (err) {
             failed = true;
             process.stderr.write(
