@@ -5,13 +5,15 @@
 import { parseArgs } from 'node:util';
 import type { Benchmark, BenchContext } from './benchmark.js';
 import { daemonBenchmark } from './benchmarks/daemon.js';
+import { scaleBenchmark } from './benchmarks/scale.js';
 import { shimBenchmark } from './benchmarks/shim.js';
+import { tasksBenchmark } from './benchmarks/tasks.js';
 import { Cleanup } from './lib/cleanup.js';
 import { describeHost, loadLine } from './lib/host.js';
 import { requireBuild } from './lib/paths.js';
 
 /** Every benchmark, in the order a full run executes them. */
-const BENCHMARKS: Benchmark[] = [daemonBenchmark, shimBenchmark];
+const BENCHMARKS: Benchmark[] = [daemonBenchmark, shimBenchmark, tasksBenchmark, scaleBenchmark];
 
 const USAGE = `usage: node dist/bench/run.js [name...] [--runs N] [--warmup N] [--list]
 

@@ -1,12 +1,15 @@
 import { containersGrpcPlugin, containersServicePlugin } from './containers/plugin.js';
 import { contentGrpcPlugin, contentServicePlugin, contentStorePlugin } from './content/plugin.js';
 import type { Registration } from './core/types.js';
+import { criPlugin } from './cri/plugin.js';
+import { diffGrpcPlugin, diffServicePlugin } from './diff/plugin.js';
 import {
   eventsGrpcPlugin,
   eventsServicePlugin,
   eventsTtrpcPlugin,
   exchangePlugin,
 } from './events/plugin.js';
+import { gcPlugins } from './gc/plugin.js';
 import { imagesGrpcPlugin, imagesServicePlugin } from './images/plugin.js';
 import { introspectionGrpcPlugin, introspectionServicePlugin } from './introspection/plugin.js';
 import { leaseManagerPlugin, leasesGrpcPlugin, leasesServicePlugin } from './leases/plugin.js';
@@ -32,6 +35,7 @@ export function builtinPlugins(): Registration[] {
     leaseManagerPlugin as Registration,
     leasesServicePlugin,
     imagesServicePlugin,
+    diffServicePlugin,
     taskRuntimePlugin as Registration,
     tasksServicePlugin,
     versionGrpcPlugin,
@@ -42,7 +46,10 @@ export function builtinPlugins(): Registration[] {
     contentGrpcPlugin,
     leasesGrpcPlugin,
     imagesGrpcPlugin,
+    diffGrpcPlugin,
     tasksGrpcPlugin,
+    criPlugin as Registration,
     eventsTtrpcPlugin,
+    ...gcPlugins,
   ];
 }

@@ -12,3 +12,30 @@ export {
 } from './container.js';
 export { FifoSet, type FifoPaths } from './fifo-io.js';
 export type { DeleteResponse, Metric, Process, ProcessInfo, WaitResponse } from './tasks.js';
+export {
+  importArchive,
+  exportArchive,
+  type ImportArchiveOptions,
+  type ImportResult,
+} from './import.js';
+export { unpack, isUnpacked, type UnpackOptions } from './unpack.js';
+export {
+  ClientImage,
+  getImage,
+  listImages,
+  newContainerFromImage,
+  type NewContainerFromImageOptions,
+} from './image.js';
+export { ensureImage } from './ensure-image.js';
+export {
+  pull,
+  fetchImage,
+  type PullOptions,
+  type PullAndUnpackOptions,
+  type PulledImage,
+  type PullResult,
+} from './pull.js';
+export { push, type PushOptions, type PushResult } from './push.js';
+export type { TransferProgress, TransferStatus, ProgressHandler } from './transfer-progress.js';
+export { withLease, LeasedClient } from './leased.js';
+export { diffApi, type DiffApi } from './diff.js';

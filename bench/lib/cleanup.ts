@@ -13,6 +13,7 @@ export interface Deferred {
 
 export class Cleanup {
   private actions: { what: string; action: CleanupAction }[] = [];
+  private running: Promise<void> | undefined;
 
   defer(what: string, action: CleanupAction): Deferred {
     const entry = { what, action };
@@ -31,8 +32,19 @@ export class Cleanup {
     };
   }
 
-  /** Runs every pending action, newest first; failures are reported and do not stop the rest. */
-  async run(): Promise<void> {
+  /**
+   * Runs every pending action, newest first; failures are reported and do not stop the rest.
+   * A call while a run is in progress (Ctrl-C during a benchmark's own clean-up, or the
+   * other way round) waits for that run instead of returning at once.
+   */
+  run(): Promise<void> {
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async drain(): Promise<void> {
     while (this.actions.length > 0) {
       const { what, action } = this.actions.pop()!;
       try {

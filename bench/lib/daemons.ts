@@ -2,7 +2,8 @@
 // sockets, started and stopped the same way so their figures compare: spawn,
 // poll the Version RPC until it answers, SIGTERM by pid to stop.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -25,6 +26,8 @@ export interface DaemonHandle {
   ttrpcSocket: string;
   /** Milliseconds from spawn to the first answered Version call. */
   readyMs: number;
+  /** CPU time (user + system) the daemon had used when it answered; less load-sensitive than readyMs. */
+  cpuMsAtReady: number;
   version: VersionResponse;
   /** The tail of its stdout and stderr. */
   logs(): string;
@@ -39,9 +42,28 @@ export interface StartOptions {
   extraPath?: string[];
   env?: NodeJS.ProcessEnv;
   readyTimeoutMs?: number;
+  /** berthd only: the script to run (default BERTHD: the bundle when built). */
+  script?: string;
 }
 
 const LOG_TAIL = 64 * 1024;
+
+let clockTicks: number | undefined;
+
+/** CPU time (user + system) of a live process, from /proc/<pid>/stat. */
+export function cpuMs(pid: number): number {
+  clockTicks ??= (() => {
+    try {
+      return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      return 100;
+    }
+  })();
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime are fields 14 and 15 of stat(5); fields[] starts at field 3.
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
+}
 
 async function launch(
   kind: DaemonKind,
@@ -108,6 +130,7 @@ async function launch(
     throw err;
   }
   const readyMs = performance.now() - t0;
+  const cpuMsAtReady = cpuMs(proc.pid!);
 
   return {
     kind,
@@ -116,6 +139,7 @@ async function launch(
     socket,
     ttrpcSocket: `${socket}.ttrpc`,
     readyMs,
+    cpuMsAtReady,
     version,
     logs: () => output,
     stop,
@@ -140,7 +164,7 @@ export function startBerthd(cleanup: Cleanup, opts: StartOptions = {}): Promise<
       return {
         command: process.execPath,
         args: [
-          BERTHD,
+          opts.script ?? BERTHD,
           '--config',
           config,
           '--root',

@@ -6,7 +6,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const BERTHD = path.join(REPO_ROOT, 'dist', 'cmd', 'berthd.js');
+/** berthd as tsc compiled it: one file per module. */
+export const BERTHD_MODULES = path.join(REPO_ROOT, 'dist', 'cmd', 'berthd.js');
+/** berthd bundled with a code cache by cmd/build.mjs. */
+export const BERTHD_BUNDLE = path.join(REPO_ROOT, 'dist', 'berthd.cjs');
+/** The berthd the task benchmarks run: the bundle when it is built. */
+export const BERTHD = existsSync(BERTHD_BUNDLE) ? BERTHD_BUNDLE : BERTHD_MODULES;
 export const BERTH_SHIM_BUNDLE = path.join(REPO_ROOT, 'dist', 'berth-shim.mjs');
 /** The sh wrapper containerd finds on PATH for the runtime io.containerd.berth.v2. */
 export const BERTH_SHIM_WRAPPER = path.join(REPO_ROOT, 'bin', 'containerd-shim-berth-v2');
@@ -20,7 +25,7 @@ export const haveRuncShim = (): boolean => existsSync(RUNC_SHIM);
 
 /** Fails early with the fix when the build output is missing. */
 export function requireBuild(): void {
-  for (const file of [BERTHD, BERTH_SHIM_BUNDLE]) {
+  for (const file of [BERTHD_MODULES, BERTH_SHIM_BUNDLE]) {
     if (!existsSync(file)) throw new Error(`${file} is missing: run \`npm run build\` first`);
   }
 }

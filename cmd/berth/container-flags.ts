@@ -6,6 +6,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { Client } from '../../api/client/client.js';
 import type { ContainerHandle } from '../../api/client/container.js';
+import { ensureImage } from '../../api/client/ensure-image.js';
+import { newContainerFromImage } from '../../api/client/image.js';
 import {
   type SpecOpt,
   generateDefaultSpec,
@@ -30,6 +32,7 @@ export interface ContainerFlags {
   hostname?: string;
   user?: string;
   readOnly?: boolean;
+  snapshotter?: string;
 }
 
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -48,7 +51,8 @@ export function addContainerFlags(cmd: Command): Command {
     .option('--label <KEY=VALUE>', 'container label (repeatable)', collect, [])
     .option('--hostname <name>', 'hostname inside the container')
     .option('-u, --user <uid[:gid]>', 'numeric user (and group) of the process')
-    .option('--read-only', 'mount the root filesystem read-only');
+    .option('--read-only', 'mount the root filesystem read-only')
+    .option('--snapshotter <name>', 'snapshotter for an image rootfs (default overlayfs)');
 }
 
 function parseUser(s: string): [number, number] {
@@ -57,19 +61,24 @@ function parseUser(s: string): [number, number] {
   return [Number(m[1]), Number(m[2] ?? m[1])];
 }
 
-/** Creates the container record for `id` running `args`. */
-export async function createContainer(
-  client: Client,
-  id: string,
-  args: string[],
-  f: ContainerFlags,
-): Promise<ContainerHandle> {
-  if (!f.rootfs)
-    throw new Error('--rootfs DIR is required (image references need the images service)');
-  const opts: SpecOpt[] = [
-    withRootfs(path.resolve(f.rootfs), f.readOnly ?? false),
-    withDefaultPathEnv,
-  ];
+/**
+ * The positionals of `run`/`containers create`: `ID [CMD…]` with --rootfs,
+ * `IMAGE ID [CMD…]` without.
+ */
+export function splitRunArgs(
+  first: string,
+  rest: string[],
+  f: Pick<ContainerFlags, 'rootfs'>,
+): { image?: string; id: string; args: string[] } {
+  if (f.rootfs) return { id: first, args: rest };
+  const [id, ...args] = rest;
+  if (!id) throw new Error('usage: IMAGE ID [COMMAND…] (or --rootfs DIR ID [COMMAND…])');
+  return { image: first, id, args };
+}
+
+/** Flag options shared by both kinds of rootfs. */
+function processOpts(args: string[], f: ContainerFlags): SpecOpt[] {
+  const opts: SpecOpt[] = [];
   if (args.length) opts.push(withProcessArgs(...args));
   if (f.env.length) opts.push(withEnv(f.env));
   if (f.cwd) opts.push(withProcessCwd(f.cwd));
@@ -80,6 +89,56 @@ export async function createContainer(
   }
   if (f.hostname) opts.push(withHostname(f.hostname));
   if (f.user) opts.push(withUser(...parseUser(f.user)));
+  return opts;
+}
+
+/** A container on a new snapshot of a local image (pulled first once pulling is wired in). */
+async function createFromImage(
+  client: Client,
+  image: string,
+  id: string,
+  args: string[],
+  f: ContainerFlags,
+): Promise<ContainerHandle> {
+  const img = await ensureImage(client, image);
+  const opts = processOpts(args, f);
+  if (f.readOnly)
+    opts.push((s) => void (s.root = { path: s.root?.path ?? 'rootfs', readonly: true }));
+  return newContainerFromImage(client, {
+    id,
+    image: img,
+    snapshotter: f.snapshotter,
+    specOpts: opts,
+    runtime: f.runtime,
+    labels: parseLabelArgs(f.label),
+  });
+}
+
+/** Deletes the container and, for an image container, its snapshot (as `ctr run --rm` does). */
+export async function deleteContainerAndSnapshot(
+  client: Client,
+  ctr: ContainerHandle,
+): Promise<void> {
+  await ctr.delete();
+  const { snapshotter, snapshotKey } = ctr.record;
+  if (snapshotKey) await client.snapshots(snapshotter || undefined).remove(snapshotKey);
+}
+
+/** Creates the container record for `id` running `args`, on `--rootfs` or on `image`. */
+export async function createContainer(
+  client: Client,
+  id: string,
+  args: string[],
+  f: ContainerFlags,
+  image?: string,
+): Promise<ContainerHandle> {
+  if (image) return createFromImage(client, image, id, args, f);
+  if (!f.rootfs) throw new Error('--rootfs DIR or an image is required');
+  const opts: SpecOpt[] = [
+    withRootfs(path.resolve(f.rootfs), f.readOnly ?? false),
+    withDefaultPathEnv,
+    ...processOpts(args, f),
+  ];
   const spec = generateDefaultSpec({ id, namespace: client.namespace }, opts);
   return client.newContainer({
     id,

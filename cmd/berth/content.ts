@@ -4,6 +4,7 @@ import { isNotFound } from '../../api/errors.js';
 import { fromTimestamp } from '../../api/timestamp.js';
 import { labelsString, parseLabelArgs, printJSON, table } from './output.js';
 import { withClient } from './context.js';
+import { registerContentFetch } from './images-registry.js';
 
 /** Decimal sizes with four significant digits, as ctr prints them ("1.234 MB"). */
 export function humanSize(bytes: number): string {
@@ -46,6 +47,7 @@ function contentJSON(c: ContentInfo) {
 
 export function registerContent(program: Command) {
   const content = program.command('content').description('manage content (blobs by digest)');
+  registerContentFetch(content);
 
   content
     .command('ls [filters...]')

@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { type Image, imagesApi } from '../../api/client/images.js';
 import { fromTimestamp } from '../../api/timestamp.js';
 import { withClient } from './context.js';
+import { registerImagePull, registerImagePush } from './images-registry.js';
+import { registerImageArchive, sizeAndPlatforms } from './images-archive.js';
 import { labelsString, parseLabelArgs, printJSON, table } from './output.js';
 
 /** Image record as readable JSON. */
@@ -39,6 +41,9 @@ export function registerImages(program: Command) {
     .command('images')
     .aliases(['image', 'i'])
     .description('manage image records');
+  registerImagePull(images);
+  registerImagePush(images);
+  registerImageArchive(images);
 
   images
     .command('ls [filters...]')
@@ -56,21 +61,20 @@ export function registerImages(program: Command) {
           for (const i of list) process.stdout.write(i.name + '\n');
           return;
         }
-        // SIZE and PLATFORMS need the manifests from the content store; until
-        // they are read here they show as unknown.
-        process.stdout.write(
-          table(
-            ['REF', 'TYPE', 'DIGEST', 'SIZE', 'PLATFORMS', 'LABELS'],
-            list.map((i) => [
-              i.name,
-              i.target?.mediaType || '-',
-              i.target?.digest || '-',
-              '-',
-              '-',
-              labelsString(i.labels),
-            ]),
-          ),
-        );
+        // SIZE and PLATFORMS come from the manifests in the content store.
+        const rows: string[][] = [];
+        for (const i of list) {
+          const [size, platforms] = await sizeAndPlatforms(client, i);
+          rows.push([
+            i.name,
+            i.target?.mediaType || '-',
+            i.target?.digest || '-',
+            size,
+            platforms,
+            labelsString(i.labels),
+          ]);
+        }
+        process.stdout.write(table(['REF', 'TYPE', 'DIGEST', 'SIZE', 'PLATFORMS', 'LABELS'], rows));
       }),
     );
 

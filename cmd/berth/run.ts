@@ -2,7 +2,13 @@ import type { Command } from 'commander';
 import type { Client } from '../../api/client/client.js';
 import type { ContainerHandle, ProcessHandle } from '../../api/client/container.js';
 import { attachStdio } from './attach.js';
-import { type ContainerFlags, addContainerFlags, createContainer } from './container-flags.js';
+import {
+  type ContainerFlags,
+  addContainerFlags,
+  createContainer,
+  deleteContainerAndSnapshot,
+  splitRunArgs,
+} from './container-flags.js';
 import { withClient } from './context.js';
 
 interface RunFlags extends ContainerFlags {
@@ -51,9 +57,10 @@ export async function startDetached(
   return task;
 }
 
-async function run(client: Client, id: string, args: string[], f: RunFlags): Promise<void> {
+async function run(client: Client, first: string, rest: string[], f: RunFlags): Promise<void> {
   if (f.rm && f.detach) throw new Error('--rm and --detach cannot be combined');
-  const ctr = await createContainer(client, id, args, f);
+  const { image, id, args } = splitRunArgs(first, rest, f);
+  const ctr = await createContainer(client, id, args, f, image);
   try {
     if (f.detach) {
       const attachable = f.interactive || f.tty;
@@ -70,22 +77,26 @@ async function run(client: Client, id: string, args: string[], f: RunFlags): Pro
     });
     process.exitCode = Math.min(status, 255);
   } catch (err) {
-    if (f.rm) await ctr.delete().catch(() => {});
+    if (f.rm) await deleteContainerAndSnapshot(client, ctr).catch(() => {});
     throw err;
   }
-  if (f.rm) await ctr.delete();
+  if (f.rm) await deleteContainerAndSnapshot(client, ctr);
 }
 
 export function registerRun(program: Command) {
   addContainerFlags(
     program
-      .command('run <id> [command...]')
+      .command('run <image-or-id> [args...]')
       .passThroughOptions()
-      .description('create a container and run a task in it (exit status becomes ours)')
+      .description(
+        'run IMAGE ID [COMMAND…] (or --rootfs DIR ID [COMMAND…]): create a container and run a task in it (exit status becomes ours)',
+      )
       .option('--rm', 'delete the container when the task exits')
       .option('-d, --detach', 'start the task and return')
       .option('-i, --interactive', 'forward stdin'),
   ).action(
-    withClient(async (client, id: string, args: string[], f: RunFlags) => run(client, id, args, f)),
+    withClient(async (client, first: string, rest: string[], f: RunFlags) =>
+      run(client, first, rest, f),
+    ),
   );
 }
