@@ -27,34 +27,33 @@ fi
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 B="$BERTH -n demo"
 
-# A root filesystem from Debian's static busybox (images come from the registry
-# or `berth images import` once the images service is set up).
-ROOTFS=/var/lib/berth-demo/rootfs
-if [[ ! -L $ROOTFS/bin/sh || $(readlink "$ROOTFS/bin/sh") != busybox ]]; then
-  rm -rf "$ROOTFS"
-  mkdir -p "$ROOTFS"/{bin,proc,dev,sys,tmp,etc}
-  cp /bin/busybox "$ROOTFS/bin/busybox"
-  for applet in $(/bin/busybox --list); do
-    [[ -e $ROOTFS/bin/$applet ]] || ln -s busybox "$ROOTFS/bin/$applet"
-  done
-  echo 'root:x:0:0:root:/root:/bin/sh' > "$ROOTFS/etc/passwd"
-  echo 'root:x:0:' > "$ROOTFS/etc/group"
+# A busybox image built offline from Debian's busybox-static (the same
+# deterministic builder the tests use), imported like any image tarball.
+DEMO=/var/lib/berth-demo
+IMAGE=docker.io/library/busybox:demo
+mkdir -p "$DEMO"
+if [[ ! -s $DEMO/busybox.tar ]]; then
+  node -e "import('./dist/test/fixtures/image-builder.js').then((m) => m.buildBusyboxImage(process.argv[1], { ref: process.argv[2] }))" \
+    "$DEMO/busybox.tar" "$IMAGE"
 fi
 
 # Re-runnable: what an earlier run left is removed first.
 $BERTH ns ls -q | grep -qx demo || step $BERTH namespaces create demo env=demo
 $B tasks rm -f sleeper >/dev/null 2>&1 || true
-$B containers rm record sleeper >/dev/null 2>&1 || true
+$B containers rm record sleeper hello >/dev/null 2>&1 || true
 
 step $BERTH version
 step $BERTH plugins ls
 step $BERTH namespaces ls
-step $B containers create --rootfs "$ROOTFS" --label app=demo record sh -c 'echo only a record'
+step $B images import "$DEMO/busybox.tar"
+step $B images ls
+step $B containers create --label app=demo "$IMAGE" record sh -c 'echo only a record'
 step $B containers ls
-step $B run --rm --rootfs "$ROOTFS" --hostname demo hello sh -c 'echo "hello from $(hostname): $(id)"; ls /'
-step $B run -d --rootfs "$ROOTFS" sleeper sleep 3600
+step $B run --rm --hostname demo "$IMAGE" hello sh -c 'echo "hello from $(hostname): $(id)"; cat /etc/berth-release'
+step $B run -d "$IMAGE" sleeper sleep 3600
 step $B tasks ls
 step $B tasks exec --exec-id peek sleeper ps
+step $B snapshots ls
 if command -v ctr >/dev/null; then
   step ctr -a $SOCK version
   step ctr -a $SOCK -n demo tasks ls

@@ -4,6 +4,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { isNotFound } from '../../api/errors.js';
 import type { Client } from '../../api/client/client.js';
 import type { ContainerHandle } from '../../api/client/container.js';
 import { ensureImage } from '../../api/client/ensure-image.js';
@@ -121,7 +122,13 @@ export async function deleteContainerAndSnapshot(
 ): Promise<void> {
   await ctr.delete();
   const { snapshotter, snapshotKey } = ctr.record;
-  if (snapshotKey) await client.snapshots(snapshotter || undefined).remove(snapshotKey);
+  if (!snapshotKey) return;
+  try {
+    await client.snapshots(snapshotter || undefined).remove(snapshotKey);
+  } catch (err) {
+    // The collector may have taken it already: the container no longer references it.
+    if (!isNotFound(err)) throw err;
+  }
 }
 
 /** Creates the container record for `id` running `args`, on `--rootfs` or on `image`. */
