@@ -36,7 +36,10 @@ const outdir = path.resolve(process.argv[2] ?? path.join(root, 'dist'));
 
 const PROGRAMS = { berthd: 'cmd/berthd.ts', berth: 'cmd/berth.ts' };
 /** Run as `node <file>` by berthd; ESM like the package (its "type" is "module"). */
-const HELPERS = { 'netns-pin.js': 'plugins/cri/netns-pin.ts' };
+const HELPERS = {
+  'netns-pin.js': 'plugins/cri/netns-pin.ts',
+  'netns-dial.js': 'plugins/cri/netns-dial.ts',
+};
 const LAUNCHER = 'launch-cached.cjs';
 
 mkdirSync(outdir, { recursive: true });

@@ -27,12 +27,16 @@ function openOutput(p: string): Writable {
   return fs.createWriteStream(p, { flags: 'a' });
 }
 
+/** How long a closed stdin may stay quiet while the client still holds its end. */
+const STDIN_QUIET_MS = 200;
+
 export class ProcessIO {
   /** Container-side fds handed to runc; closed in our process once runc has them. */
   private childFds: ChildFd[] = ['ignore', 'ignore', 'ignore'];
   private readonly owned = new Set<number>();
   private stdinSource: Readable | undefined;
   private stdinSink: Writable | undefined;
+  private stdinKeepalive: number | undefined;
   private console: tty.ReadStream | undefined;
   private consoleMasterFd: number | undefined;
   private readonly outputs: Promise<void>[] = [];
@@ -74,8 +78,25 @@ export class ProcessIO {
     return fd;
   }
 
+  /**
+   * Our read end of the client's stdin FIFO, plus a write end of our own that
+   * keeps the reader from seeing end-of-file before the client opens its side
+   * (or between its writers). CloseIO closes only that write end: the reader
+   * then drains what is queued and ends once the client's writers are gone,
+   * so no input is lost.
+   */
   private openStdinFifo(): void {
-    this.stdinSource = this.track(pipeReader(openFifo(this.paths.stdin)));
+    const readFd = fs.openSync(this.paths.stdin, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      this.stdinKeepalive = fs.openSync(
+        this.paths.stdin,
+        fs.constants.O_WRONLY | fs.constants.O_NONBLOCK,
+      );
+    } catch (err) {
+      fs.closeSync(readFd);
+      throw err;
+    }
+    this.stdinSource = this.track(pipeReader(readFd));
   }
 
   private setupPipes(): void {
@@ -140,17 +161,34 @@ export class ProcessIO {
     return this.console && !this.console.destroyed ? this.consoleMasterFd : undefined;
   }
 
-  /** CloseIO: the process sees end of input. */
+  /**
+   * CloseIO: the process sees end of input once what the client wrote has been
+   * delivered. Closing our keep-alive write end lets the reader reach end of
+   * file when the client's writers are gone (containerd's clients close theirs
+   * first). A client that keeps its end open gets the same result once the
+   * pipe has been empty, with nothing held back by a slow reader, for a moment.
+   */
   closeStdin(): void {
-    if (this.stdinSource) {
-      this.stdinSource.unpipe();
-      this.stdinSource.destroy();
-      this.stdinSource = undefined;
-    }
-    if (this.stdinSink) {
-      this.stdinSink.end();
-      this.stdinSink = undefined;
-    }
+    if (this.stdinKeepalive === undefined) return;
+    fs.closeSync(this.stdinKeepalive);
+    this.stdinKeepalive = undefined;
+    const source = this.stdinSource;
+    if (!source) return;
+    let timer: NodeJS.Timeout | undefined;
+    const cutOff = () => {
+      const sink = this.stdinSink;
+      if (source.isPaused() || sink?.writableNeedDrain) return arm(); // still delivering
+      source.unpipe();
+      source.destroy();
+      sink?.end();
+    };
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(cutOff, STDIN_QUIET_MS);
+    };
+    source.on('data', arm);
+    source.once('close', () => clearTimeout(timer));
+    arm();
   }
 
   /**

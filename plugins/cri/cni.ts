@@ -83,7 +83,7 @@ export class CniRuntime {
   async notReadyReason(): Promise<string | undefined> {
     const list = await loadNetworkList(this.confDir);
     if (!list) return `no network config found in ${this.confDir}`;
-    for (const p of list.plugins) {
+    for (const p of [...list.plugins, { type: 'loopback' }]) {
       if (!this.findPlugin(String(p.type))) {
         return `CNI plugin ${String(p.type)} not found in ${this.binDirs.join(', ')}`;
       }
@@ -112,6 +112,7 @@ export class CniRuntime {
   /** ADD through the whole chain; on failure the chain is deleted again before throwing. */
   async setup(args: CniPodArgs): Promise<{ result: CniResult; network: string }> {
     const list = await this.networkList();
+    await this.loopbackUp(args);
     let prev: CniResult | undefined;
     try {
       for (const p of list.plugins)
@@ -121,6 +122,21 @@ export class CniRuntime {
       throw err;
     }
     return { result: prev ?? {}, network: list.name };
+  }
+
+  /**
+   * Brings up `lo` in the pod's namespace with the loopback plugin, as
+   * containerd does apart from the configured network: containers of a pod
+   * talk to each other over localhost. Nothing to undo; lo goes with the netns.
+   */
+  private async loopbackUp(args: CniPodArgs): Promise<void> {
+    const list: CniNetworkList = {
+      cniVersion: '0.4.0',
+      name: 'cni-loopback',
+      plugins: [{ type: 'loopback' }],
+      file: '(built-in loopback network)',
+    };
+    await this.invoke('ADD', list, list.plugins[0]!, { ...args, ifName: 'lo' }, undefined);
   }
 
   /** DEL through the chain in reverse; every plugin runs even when one fails. */

@@ -1,9 +1,8 @@
 // runtime.v1.ImageService over the images, content and snapshot stores in the
-// k8s.io namespace. PullImage answers UNIMPLEMENTED until the registry client
-// is wired in.
+// k8s.io namespace; PullImage goes to the registries in-process.
 
 import fs from 'node:fs/promises';
-import { errInvalidArgument, errNotImplemented } from '../../api/errors.js';
+import { errInternal, errInvalidArgument } from '../../api/errors.js';
 import type {
   Image,
   ImageFsInfoResponse,
@@ -11,9 +10,13 @@ import type {
   ImageStatusResponse,
   ListImagesRequest,
   ListImagesResponse,
+  PullImageRequest,
+  PullImageResponse,
   RemoveImageRequest,
 } from '../../api/gen/cri/runtime/v1/api.js';
 import { parseNumericUser } from '../../api/oci/index.js';
+import type { CallContext } from '../server/context.js';
+import { pullImage } from './image-pull.js';
 import { type CriImageStore, type ResolvedImage, isDigestRef, repository } from './image-store.js';
 
 export function toCriImage(r: ResolvedImage): Image {
@@ -44,6 +47,8 @@ export class CriImageService {
     private readonly images: CriImageStore,
     /** Directories whose usage ImageFsInfo reports (content and snapshots). */
     private readonly fsRoots: { mountpoint: string; dirs: string[] },
+    /** hosts.toml directory for pulls (`registry_config_path`). */
+    private readonly registryConfigPath: string,
   ) {}
 
   async listImages(req: ListImagesRequest): Promise<ListImagesResponse> {
@@ -70,10 +75,18 @@ export class CriImageService {
     return { image: toCriImage(r), info };
   }
 
-  async pullImage(): Promise<never> {
-    throw errNotImplemented(
-      'PullImage: pulling from registries is not wired into the CRI plugin yet; import images into namespace k8s.io instead',
-    );
+  /** Pulls into k8s.io through the configured registry hosts; answers the image id. */
+  async pullImage(req: PullImageRequest, ctx: CallContext): Promise<PullImageResponse> {
+    const ref = req.image?.image;
+    if (!ref) throw errInvalidArgument('image.image is required');
+    const pulled = await pullImage(this.images, ref, {
+      hostsDir: this.registryConfigPath,
+      auth: req.auth,
+      signal: ctx.signal,
+    });
+    const img = await this.images.find(pulled.name);
+    if (!img) throw errInternal(`image ${pulled.name} was pulled but cannot be read back`);
+    return { imageRef: img.id };
   }
 
   /** Removes every name of the image; an image that is not there is not an error. */

@@ -3,13 +3,21 @@
 // unpacked layer chain in the snapshotter (one committed snapshot per chain id,
 // the layout containerd's unpacker produces).
 
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Image as PbImage } from '../../api/gen/containerd/services/images/v1/images.js';
-import { errFailedPrecondition, errNotFound, isNotFound } from '../../api/errors.js';
+import {
+  errFailedPrecondition,
+  errInvalidArgument,
+  errNotFound,
+  isAlreadyExists,
+  isNotFound,
+} from '../../api/errors.js';
 import type { ImageConfig } from '../../api/oci/index.js';
 import type { ContentMetadataStore } from '../content/index.js';
-import { applyLayer } from '../diff/apply.js';
+import type { DiffLocal } from '../diff/service.js';
 import type { ImagesLocal } from '../images/index.js';
+import { type UnpackDeps, unpackImage } from '../images/unpack.js';
+import { LEASE_EXPIRE_LABEL, type LeaseStore } from '../leases/store.js';
 import type { CallContext } from '../server/context.js';
 import type { NamespacedSnapshotter } from '../snapshots/namespaced.js';
 
@@ -33,6 +41,8 @@ export interface ResolvedImage {
   /** The image id the CRI reports: the config digest. */
   id: string;
   manifestDigest: string;
+  /** The manifest chosen for this host (the record's target or an entry of its index). */
+  manifest: Descriptor;
   config: ImageConfig & { StopSignal?: string; ExposedPorts?: unknown; Volumes?: unknown };
   diffIds: string[];
   chainIds: string[];
@@ -82,12 +92,96 @@ export function repository(name: string): string {
   return colon > slash ? name.slice(0, colon) : name;
 }
 
+export interface CriImageStoreDeps {
+  images: ImagesLocal;
+  content: ContentMetadataStore;
+  snapshotter: NamespacedSnapshotter;
+  /** The snapshotter's name, for the GC label that keeps an image's snapshots. */
+  snapshotterName: string;
+  leases: LeaseStore;
+  diff: DiffLocal;
+}
+
+/** Work that makes content or snapshots runs under a lease this long at most. */
+const WORK_LEASE_MS = 60 * 60 * 1000;
+
 export class CriImageStore {
-  constructor(
-    private readonly images: ImagesLocal,
-    private readonly content: ContentMetadataStore,
-    private readonly snapshotter: NamespacedSnapshotter,
-  ) {}
+  private readonly images: ImagesLocal;
+  readonly content: ContentMetadataStore;
+  private readonly snapshotter: NamespacedSnapshotter;
+
+  constructor(readonly d: CriImageStoreDeps) {
+    this.images = d.images;
+    this.content = d.content;
+    this.snapshotter = d.snapshotter;
+  }
+
+  /**
+   * Runs `fn` under a new lease in k8s.io, so the collector leaves what it
+   * makes alone until a record refers to it; the lease is deleted afterwards.
+   */
+  async withLease<T>(fn: (lease: string) => Promise<T>): Promise<T> {
+    const lease = await this.d.leases.create(CRI_NAMESPACE, {
+      labels: { [LEASE_EXPIRE_LABEL]: new Date(Date.now() + WORK_LEASE_MS).toISOString() },
+    });
+    try {
+      return await fn(lease.id);
+    } finally {
+      await this.d.leases.delete(CRI_NAMESPACE, lease.id).catch(() => undefined);
+    }
+  }
+
+  /** The shared unpacker's storage over the local stores, taking everything under `lease`. */
+  unpackDeps(lease: string): UnpackDeps {
+    const content = this.content;
+    const sn = this.snapshotter;
+    const diff = this.d.diff;
+    const ctx: CallContext = { namespace: CRI_NAMESPACE, signal: new AbortController().signal };
+    return {
+      content: {
+        readBlob: async (digest, max) => {
+          const info = await content.info(CRI_NAMESPACE, digest);
+          if (info.size > max) throw errInvalidArgument(`content ${digest} exceeds ${max} bytes`);
+          const parts: Buffer[] = [];
+          for await (const c of content.read(CRI_NAMESPACE, digest)) parts.push(c.data);
+          return Buffer.concat(parts);
+        },
+        labels: async (digest) => (await content.info(CRI_NAMESPACE, digest)).labels,
+        setLabels: async (digest, labels) => {
+          await content.update(
+            CRI_NAMESPACE,
+            { digest, labels },
+            Object.keys(labels).map((k) => `labels.${k}`),
+          );
+        },
+      },
+      snapshots: {
+        name: this.d.snapshotterName,
+        stat: (key) => sn.stat(CRI_NAMESPACE, key),
+        prepare: (key, parent, labels) => sn.prepare(CRI_NAMESPACE, key, parent, { labels, lease }),
+        commit: (name, key, labels) => sn.commit(CRI_NAMESPACE, name, key, { labels, lease }),
+        remove: (key) => sn.remove(CRI_NAMESPACE, key),
+      },
+      applier: {
+        apply: async (layer, mounts, signal) => {
+          const r = await diff.apply(
+            {
+              diff: {
+                mediaType: layer.mediaType,
+                digest: layer.digest,
+                size: layer.size,
+                annotations: layer.annotations ?? {},
+              },
+              mounts: mounts.map((m) => ({ ...m, target: m.target ?? '' })),
+              payloads: {},
+            },
+            { ...ctx, signal: signal ?? ctx.signal },
+          );
+          return { digest: r.applied?.digest ?? '', size: Number(r.applied?.size ?? 0) };
+        },
+      },
+    };
+  }
 
   private ctx(): CallContext {
     return { namespace: CRI_NAMESPACE, signal: new AbortController().signal };
@@ -110,6 +204,30 @@ export class CriImageStore {
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
+    }
+  }
+
+  /** Records `name` → `target`, replacing the target (and these labels) of an existing record. */
+  async putRecord(
+    name: string,
+    target: { mediaType: string; digest: string; size: number },
+    labels: Record<string, string>,
+  ): Promise<void> {
+    const image = {
+      name,
+      labels,
+      target: { ...target, annotations: {}, urls: [] },
+      createdAt: undefined,
+      updatedAt: undefined,
+    };
+    try {
+      await this.images.create({ image }, this.ctx());
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      await this.images.update(
+        { image, updateMask: ['target', ...Object.keys(labels).map((k) => `labels.${k}`)] },
+        this.ctx(),
+      );
     }
   }
 
@@ -147,6 +265,7 @@ export class CriImageStore {
       names: [rec.name],
       id: manifest.config.digest,
       manifestDigest: md.digest,
+      manifest: { mediaType: md.mediaType, digest: md.digest, size: md.size },
       config: cfg.config ?? {},
       diffIds,
       chainIds: chainIds(diffIds),
@@ -191,62 +310,30 @@ export class CriImageStore {
     return hits.length === 1 ? hits[0] : undefined;
   }
 
-  /** Makes sure each layer is a committed snapshot named by its chain id. */
+  /**
+   * Makes sure each layer is a committed snapshot named by its chain id, with
+   * the shared unpacker: the config blob then carries the snapshot GC label
+   * that keeps the layers for as long as the image is recorded.
+   */
   async ensureUnpacked(img: ResolvedImage): Promise<string> {
     if (img.layers.length !== img.diffIds.length) {
       throw errFailedPrecondition(
         `image ${img.id}: ${img.layers.length} layers but ${img.diffIds.length} diff ids`,
       );
     }
-    for (let i = 0; i < img.chainIds.length; i++) {
-      const chain = img.chainIds[i]!;
+    const top = img.chainIds[img.chainIds.length - 1] ?? '';
+    if (top) {
       try {
-        await this.snapshotter.stat(CRI_NAMESPACE, chain);
-        continue;
+        await this.snapshotter.stat(CRI_NAMESPACE, top);
+        return top;
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
-      const parent = i === 0 ? '' : img.chainIds[i - 1]!;
-      const key = `extract-${randomBytes(6).toString('hex')}-${chain}`;
-      const mounts = await this.snapshotter.prepare(CRI_NAMESPACE, key, parent);
-      try {
-        const m = mounts[0];
-        if (!m) throw errFailedPrecondition('snapshotter returned no mounts');
-        const opt = (k: string) =>
-          m.options.find((o) => o.startsWith(`${k}=`))?.slice(k.length + 1);
-        const upper = m.type === 'overlay' ? opt('upperdir') : m.source;
-        if (!upper) throw errFailedPrecondition(`cannot apply a layer onto a ${m.type} mount`);
-        const lower =
-          m.type === 'overlay' ? (opt('lowerdir') ?? '').split(':').filter(Boolean) : [];
-        const layer = img.layers[i]!;
-        await this.content.info(CRI_NAMESPACE, layer.digest);
-        const res = await applyLayer(
-          upper,
-          (async function* (store) {
-            for await (const c of store.read(layer.digest)) yield c.data;
-          })(this.content.store),
-          { overlayUpper: m.type === 'overlay', lowerDirs: lower },
-        );
-        if (res.diffId !== img.diffIds[i]) {
-          throw errFailedPrecondition(
-            `layer ${layer.digest}: content has diff id ${res.diffId}, config says ${img.diffIds[i]}`,
-          );
-        }
-        await this.snapshotter.commit(CRI_NAMESPACE, chain, key);
-      } catch (err) {
-        await this.snapshotter.remove(CRI_NAMESPACE, key).catch(() => {});
-        // Another unpack of the same image committed it first.
-        if (
-          await this.snapshotter.stat(CRI_NAMESPACE, chain).then(
-            () => true,
-            () => false,
-          )
-        )
-          continue;
-        throw err;
-      }
     }
-    return img.chainIds[img.chainIds.length - 1] ?? '';
+    const r = await this.withLease((lease) =>
+      unpackImage(img.manifest, this.unpackDeps(lease), { scope: `cri/${CRI_NAMESPACE}` }),
+    );
+    return r.chainId;
   }
 }
 

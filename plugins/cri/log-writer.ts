@@ -17,9 +17,13 @@ export function rfc3339Nano(ms: number, nanosWithinMs: number): string {
   return `${base}${frac ? `.${frac}` : ''}Z`;
 }
 
+// Wall clock at load plus the monotonic clock since: nanosecond resolution, and
+// records never go back in time within a file (the kubelet orders by them).
+const wallOffsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+
 function now(): string {
-  const ns = process.hrtime.bigint();
-  return rfc3339Nano(Date.now(), Number(ns % 1_000_000n));
+  const ns = wallOffsetNs + process.hrtime.bigint();
+  return rfc3339Nano(Number(ns / 1_000_000n), Number(ns % 1_000_000n));
 }
 
 export type StreamName = 'stdout' | 'stderr';
@@ -44,7 +48,9 @@ export class LineSplitter {
         this.buf = this.buf.subarray(nl + 1);
         continue;
       }
-      if (this.buf.length >= this.maxLine && (nl < 0 || nl > this.maxLine)) {
+      // Only more than maxLine bytes without a newline make a partial record, so a
+      // line of exactly maxLine bytes is one F record however its bytes arrive.
+      if (this.buf.length > this.maxLine) {
         this.emit('P', this.buf.subarray(0, this.maxLine));
         this.buf = this.buf.subarray(this.maxLine);
         continue;

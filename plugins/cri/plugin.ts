@@ -7,7 +7,9 @@ import type { Server } from '@grpc/grpc-js';
 import { ImageServiceService, RuntimeServiceService } from '../../api/gen/cri/runtime/v1/api.js';
 import type { ContentMetadataStore } from '../content/index.js';
 import { PluginType, type Registration } from '../core/types.js';
+import type { DiffLocal } from '../diff/service.js';
 import type { ImagesLocal } from '../images/index.js';
+import type { LeaseStore } from '../leases/store.js';
 import type { MetadataDB } from '../metadata/db.js';
 import { type LocalService, adaptService } from '../server/grpc-adapter.js';
 import { getSnapshotService } from '../snapshots/plugin.js';
@@ -18,7 +20,10 @@ import { CriImageService } from './image-service.js';
 import { CriImageStore } from './image-store.js';
 import { CriRuntime } from './runtime.js';
 import { CriRuntimeService } from './runtime-service.js';
+import { CriStats } from './stats.js';
 import { CriStore } from './store.js';
+import { startCriStreaming } from './streaming-setup.js';
+import { withStreamingCalls } from './streaming-service.js';
 
 export const criPlugin: Registration<CriConfig> = {
   type: PluginType.GRPC,
@@ -29,6 +34,7 @@ export const criPlugin: Registration<CriConfig> = {
     PluginType.Content,
     PluginType.Service,
     PluginType.Snapshotter,
+    PluginType.Lease,
   ],
   config: defaultCriConfig,
   async init(ctx) {
@@ -41,11 +47,14 @@ export const criPlugin: Registration<CriConfig> = {
     const snapshots = getSnapshotService(ctx);
     const snapshotter = snapshots.snapshotter('overlayfs');
     const content = ctx.get<ContentMetadataStore>(PluginType.Content, 'content');
-    const images = new CriImageStore(
-      ctx.get<ImagesLocal>(PluginType.Service, 'images-service'),
+    const images = new CriImageStore({
+      images: ctx.get<ImagesLocal>(PluginType.Service, 'images-service'),
       content,
       snapshotter,
-    );
+      snapshotterName: 'overlayfs',
+      leases: ctx.get<LeaseStore>(PluginType.Lease, 'manager'),
+      diff: ctx.get<DiffLocal>(PluginType.Service, 'diff-service'),
+    });
     const runtime = new CriRuntime({
       config,
       store: new CriStore(ctx.root),
@@ -57,12 +66,24 @@ export const criPlugin: Registration<CriConfig> = {
       stateDir: ctx.state,
       log: ctx.log,
     });
+    const streaming = await startCriStreaming(runtime, config);
+    ctx.onClose(() => streaming.close());
     await runtime.recover();
-    const runtimeService = new CriRuntimeService(runtime);
-    const imageService = new CriImageService(images, {
-      mountpoint: ctx.daemon.root,
-      dirs: [content.store.root, path.join(ctx.daemon.root, 'io.berth.snapshotter.v1.overlayfs')],
+    const stats = new CriStats({
+      store: runtime.d.store,
+      manager: runtime.d.manager,
+      snapshotter,
+      snapshotRoot: path.join(ctx.daemon.root, 'io.berth.snapshotter.v1.overlayfs'),
     });
+    const runtimeService = new CriRuntimeService(runtime, stats);
+    const imageService = new CriImageService(
+      images,
+      {
+        mountpoint: ctx.daemon.root,
+        dirs: [content.store.root, path.join(ctx.daemon.root, 'io.berth.snapshotter.v1.overlayfs')],
+      },
+      config.registry_config_path,
+    );
     ctx.meta.exports.cniConfDir = config.cni.conf_dir;
     return {
       registerGrpc(server: Server) {
@@ -71,7 +92,7 @@ export const criPlugin: Registration<CriConfig> = {
           adaptService(
             'runtime.v1.RuntimeService',
             RuntimeServiceService,
-            runtimeService as unknown as LocalService,
+            withStreamingCalls(runtimeService, streaming.service) as unknown as LocalService,
           ),
         );
         server.addService(

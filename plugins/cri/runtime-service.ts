@@ -38,7 +38,16 @@ import {
   type StatusResponse,
   type StopContainerRequest,
   type StopPodSandboxRequest,
+  type UpdateContainerResourcesRequest,
   type UpdateRuntimeConfigRequest,
+  type ContainerStatsRequest,
+  type ContainerStatsResponse,
+  type ListContainerStatsRequest,
+  type ListContainerStatsResponse,
+  type PodSandboxStatsRequest,
+  type PodSandboxStatsResponse,
+  type ListPodSandboxStatsRequest,
+  type ListPodSandboxStatsResponse,
   type VersionRequest,
   type VersionResponse,
 } from '../../api/gen/cri/runtime/v1/api.js';
@@ -46,6 +55,7 @@ import { VERSION } from '../../api/version.js';
 import type { CallContext } from '../server/context.js';
 import { availableHandlers } from './config.js';
 import type { ContainerEventKind, CriRuntime } from './runtime.js';
+import type { CriStats } from './stats.js';
 import type { ContainerRecord, SandboxRecord } from './store.js';
 
 export const CRI_API_VERSION = 'v1';
@@ -75,7 +85,10 @@ export class CriRuntimeService {
   /** The pod CIDR the kubelet last sent with UpdateRuntimeConfig. */
   private podCidr = '';
 
-  constructor(private readonly rt: CriRuntime) {}
+  constructor(
+    private readonly rt: CriRuntime,
+    private readonly stats: CriStats,
+  ) {}
 
   async version(_req: VersionRequest): Promise<VersionResponse> {
     return {
@@ -158,6 +171,7 @@ export class CriRuntimeService {
   async removePodSandbox(req: RemovePodSandboxRequest): Promise<object> {
     if (!req.podSandboxId) throw errInvalidArgument('pod_sandbox_id is required');
     await this.rt.removePodSandbox(req.podSandboxId);
+    this.stats.forget(req.podSandboxId);
     return {};
   }
 
@@ -255,6 +269,7 @@ export class CriRuntimeService {
   async removeContainer(req: RemoveContainerRequest): Promise<object> {
     if (!req.containerId) throw errInvalidArgument('container_id is required');
     await this.rt.removeContainer(req.containerId);
+    this.stats.forget(req.containerId);
     return {};
   }
 
@@ -352,6 +367,61 @@ export class CriRuntimeService {
   async execSync(req: ExecSyncRequest): Promise<ExecSyncResponse> {
     if (!req.containerId) throw errInvalidArgument('container_id is required');
     return this.rt.execSync(req.containerId, req.cmd, Number(req.timeout));
+  }
+
+  async updateContainerResources(req: UpdateContainerResourcesRequest): Promise<object> {
+    if (!req.containerId) throw errInvalidArgument('container_id is required');
+    if (!req.linux) throw errInvalidArgument('linux resources are required');
+    await this.rt.updateContainerResources(req.containerId, req.linux);
+    return {};
+  }
+
+  // ---- stats
+
+  async containerStats(req: ContainerStatsRequest): Promise<ContainerStatsResponse> {
+    if (!req.containerId) throw errInvalidArgument('container_id is required');
+    return {
+      stats: await this.stats.container(this.rt.d.store.containers.resolve(req.containerId)),
+    };
+  }
+
+  async listContainerStats(req: ListContainerStatsRequest): Promise<ListContainerStatsResponse> {
+    const f = req.filter;
+    const chosen = this.rt.d.store.containers
+      .list()
+      .filter((c) => this.matches(c, f && { ...f, state: undefined }));
+    return { stats: await Promise.all(chosen.map((c) => this.stats.container(c))) };
+  }
+
+  async podSandboxStats(req: PodSandboxStatsRequest): Promise<PodSandboxStatsResponse> {
+    if (!req.podSandboxId) throw errInvalidArgument('pod_sandbox_id is required');
+    return { stats: await this.stats.sandbox(this.rt.d.store.sandboxes.resolve(req.podSandboxId)) };
+  }
+
+  /** Ready pods only: a stopped pod has no processes or network to measure. */
+  async listPodSandboxStats(req: ListPodSandboxStatsRequest): Promise<ListPodSandboxStatsResponse> {
+    const f = req.filter;
+    const chosen = this.rt.d.store.sandboxes
+      .list()
+      .filter(
+        (sb) =>
+          sb.state === 'ready' &&
+          (!f?.id || sb.id.startsWith(f.id)) &&
+          matchLabels(this.rt.sandboxConfig(sb).labels, f?.labelSelector),
+      );
+    return { stats: await Promise.all(chosen.map((sb) => this.stats.sandbox(sb))) };
+  }
+
+  async listMetricDescriptors(): Promise<never> {
+    throw errNotImplemented(
+      'ListMetricDescriptors: Prometheus-style pod metrics are not offered; use ListPodSandboxStats',
+    );
+  }
+
+  async listPodSandboxMetrics(): Promise<never> {
+    throw errNotImplemented(
+      'ListPodSandboxMetrics: Prometheus-style pod metrics are not offered; use ListPodSandboxStats',
+    );
   }
 
   /** Every subscriber gets every event from the moment it subscribed until it hangs up. */

@@ -8,6 +8,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import {
+  BerthError,
+  isBerthError,
   errDeadlineExceeded,
   errFailedPrecondition,
   errInvalidArgument,
@@ -20,11 +22,18 @@ import { Status as TaskStatus } from '../../api/gen/containerd/types/task/task.j
 import type { Mount as PbMount } from '../../api/gen/containerd/types/mount.js';
 import {
   ContainerConfig,
+  type LinuxContainerResources,
   NamespaceMode,
   PodSandboxConfig,
 } from '../../api/gen/cri/runtime/v1/api.js';
 import { fromTimestamp } from '../../api/timestamp.js';
-import { OCI_PROCESS_TYPE_URL, OCI_SPEC_TYPE_URL, packAny, packJson } from '../../api/typeurl.js';
+import {
+  OCI_PROCESS_TYPE_URL,
+  OCI_RESOURCES_TYPE_URL,
+  OCI_SPEC_TYPE_URL,
+  packAny,
+  packJson,
+} from '../../api/typeurl.js';
 import { type ResolvedUser, type Spec, resolveUser } from '../../api/oci/index.js';
 import { MNT, mount, umount2 } from '../../native/index.js';
 import type { ContainerStore } from '../metadata/containers.js';
@@ -32,12 +41,13 @@ import type { NamespacedSnapshotter } from '../snapshots/namespaced.js';
 import type { TaskManager } from '../tasks/manager.js';
 import { type CniPodArgs, type CniResult, type CniRuntime, resultIPs } from './cni.js';
 import { type CriConfig, resolveHandler } from './config.js';
+import { pullImage } from './image-pull.js';
 import { CriLogWriter } from './log-writer.js';
 import { type CriImageStore, type ResolvedImage, CRI_NAMESPACE } from './image-store.js';
 import { NameIndex, containerName, sandboxName } from './names.js';
 import { createNetns, removeNetns } from './netns.js';
 import { mountShm, removePodFiles, writePodFiles } from './sandbox-files.js';
-import { containerSpec, sandboxSpec } from './spec.js';
+import { applyResources, containerSpec, sandboxSpec } from './spec.js';
 import type { ContainerRecord, CriStore, SandboxRecord } from './store.js';
 
 const SNAPSHOTTER = 'overlayfs';
@@ -92,6 +102,8 @@ export class CriRuntime {
   private readonly names = new NameIndex();
   private readonly lock = new KeyedLock();
   private readonly logs = new Map<string, { writer: CriLogWriter; fifo: FifoSet }>();
+  /** The sandbox image pull in flight, shared by concurrent RunPodSandbox calls. */
+  private sandboxPull: Promise<unknown> | undefined;
   /** Resolves when the task of the id has exited and its record is updated. */
   private readonly exits = new Map<string, Promise<void>>();
 
@@ -121,7 +133,7 @@ export class CriRuntime {
     this.names.reserve(name, id);
     const undo: (() => Promise<unknown>)[] = [async () => this.names.release(name)];
     try {
-      const image = await this.requireImage(this.d.config.sandbox_image, 'sandbox image');
+      const image = await this.sandboxImage();
       const top = await this.d.images.ensureUnpacked(image);
       const ns = config.linux?.securityContext?.namespaceOptions;
       const hostNet = ns?.network === NamespaceMode.NODE;
@@ -625,6 +637,13 @@ export class CriRuntime {
         }
         fifo.detach();
         if (writer) this.logs.set(rec.id, { writer, fifo });
+        // Attach clients get the same output (see attach-hubs.ts).
+        this.events.emit('stdio', {
+          id: rec.id,
+          fifo,
+          tty: config.tty,
+          stdinOnce: config.stdinOnce,
+        });
         rec.pid = pid;
         rec.state = 'running';
         rec.startedAt = nowNs();
@@ -681,6 +700,56 @@ export class CriRuntime {
     const log = this.logs.get(rec.id);
     if (!log) throw errFailedPrecondition(`container ${rec.id} has no log file`);
     log.writer.reopen();
+  }
+
+  /**
+   * Replaces the container's CPU, memory, hugepage and unified limits: in the
+   * running task through the shim (runc update), and in the stored spec and
+   * config so a later start and ContainerStatus see them.
+   */
+  async updateContainerResources(
+    idOrPrefix: string,
+    resources: LinuxContainerResources,
+  ): Promise<void> {
+    const rec = this.d.store.containers.resolve(idOrPrefix);
+    await this.lock.run(rec.id, async () => {
+      if (rec.state === 'exited' || rec.state === 'unknown') {
+        throw errFailedPrecondition(`container ${rec.id} is ${rec.state}; it cannot be updated`);
+      }
+      const spec = await this.specOf(rec.id);
+      const kept = spec.linux?.resources ?? {};
+      // Device rules and pids stay; everything the CRI carries is replaced.
+      const next: Spec = {
+        ...spec,
+        linux: {
+          ...spec.linux,
+          resources: { devices: kept.devices, pids: kept.pids, blockIO: kept.blockIO },
+        },
+      };
+      applyResources(resources)(next);
+      const res = next.linux!.resources!;
+      if (rec.state === 'running') {
+        const t = this.d.manager.get(CRI_NAMESPACE, rec.id);
+        const { devices: _devices, ...forRunc } = res;
+        await t.task.update(
+          {
+            id: rec.id,
+            resources: packJson(OCI_RESOURCES_TYPE_URL, forRunc),
+            annotations: {},
+          },
+          t.opts(),
+        );
+      }
+      await this.d.containers.update(
+        CRI_NAMESPACE,
+        { id: rec.id, spec: packJson(OCI_SPEC_TYPE_URL, next) },
+        ['spec'],
+      );
+      const config = ContainerConfig.fromJSON(rec.config);
+      config.linux = { securityContext: config.linux?.securityContext, resources };
+      rec.config = ContainerConfig.toJSON(config);
+      await this.d.store.containers.put(rec);
+    });
   }
 
   async execSync(
@@ -765,6 +834,31 @@ export class CriRuntime {
     return img;
   }
 
+  /** The sandbox image, pulled first when it is not there (one pull for concurrent pods). */
+  private async sandboxImage(): Promise<ResolvedImage> {
+    const ref = this.d.config.sandbox_image;
+    const have = await this.d.images.find(ref);
+    if (have) return have;
+    let pulling = this.sandboxPull;
+    if (!pulling) {
+      pulling = pullImage(this.d.images, ref, { hostsDir: this.d.config.registry_config_path });
+      this.sandboxPull = pulling;
+      void pulling.then(
+        () => (this.sandboxPull = undefined),
+        () => (this.sandboxPull = undefined),
+      );
+    }
+    try {
+      await pulling;
+    } catch (err) {
+      throw new BerthError(
+        isBerthError(err) ? err.code : 'Unknown',
+        `sandbox image ${JSON.stringify(ref)} is not present and cannot be pulled: ${(err as Error).message}`,
+      );
+    }
+    return this.requireImage(ref, 'sandbox image');
+  }
+
   // ---------------------------------------------------------------- recovery
 
   /** Restores names, live tasks, log writers and exit watchers from the records. */
@@ -799,6 +893,7 @@ export class CriRuntime {
             if (st.stderr) writer.attach(fifo.stderr, 'stderr');
             fifo.detach();
             this.logs.set(c.id, { writer, fifo });
+            this.events.emit('stdio', { id: c.id, fifo, tty: st.terminal, stdinOnce: false });
           } catch (err) {
             this.d.log.warn({ err, container: c.id }, 'container log cannot be reattached');
           }

@@ -19,7 +19,9 @@ import {
   RuntimeServiceClient,
   RuntimeServiceDefinition,
 } from '../../api/gen/cri/runtime/v1/api.js';
-import type { BuiltImage } from '../fixtures/image-builder.js';
+import { MNT, umount2 } from '../../native/index.js';
+import { type BuiltImage, busyboxImage, pauseImage } from '../fixtures/image-builder.js';
+import { type TestDaemon, startDaemon } from './daemon.js';
 
 type Methods = Record<
   string,
@@ -155,3 +157,106 @@ export function grpcCode(err: unknown): number | undefined {
 }
 
 export type { Metadata };
+
+export interface CriEnv {
+  work: string;
+  net: TestNetwork;
+  d: TestDaemon;
+  cri: CriClient;
+  /** Removes every pod through the CRI, stops the daemon, unmounts leftovers, removes the bridge and files. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * A berthd with the CRI plugin on a test-only bridge network, the pause and
+ * busybox fixtures imported into k8s.io. `extraCriConfig` is appended to the
+ * plugin's table (e.g. `registry_config_path = "…"`).
+ */
+export async function startCriEnv(
+  opts: { extraCriConfig?: string; importImages?: boolean } = {},
+): Promise<CriEnv> {
+  const work = await fs.mkdtemp('/tmp/berth-cri-');
+  const net = await testNetwork(work);
+  let d: TestDaemon | undefined;
+  let cri: CriClient | undefined;
+  const dispose = async () => {
+    if (cri) {
+      // Through the CRI first, so netns, CNI allocations and mounts are undone.
+      const pods = await cri.runtime.listPodSandbox({}).catch(() => ({ items: [] }));
+      for (const p of pods.items)
+        await cri.runtime.removePodSandbox({ podSandboxId: p.id }).catch(() => {});
+      cri.close();
+    }
+    const dir = d?.dir;
+    await d?.dispose();
+    if (dir) await unmountUnder(dir);
+    await net.dispose();
+    await fs.rm(work, { recursive: true, force: true });
+  };
+  try {
+    d = await startDaemon({
+      config: [
+        'version = 1',
+        '[plugins."io.berth.grpc.v1.cri"]',
+        'sandbox_image = "registry.k8s.io/pause:3.9"',
+        opts.extraCriConfig ?? '',
+        '[plugins."io.berth.grpc.v1.cri".cni]',
+        `conf_dir = "${net.confDir}"`,
+        'bin_dirs = ["/usr/lib/cni"]',
+        '',
+      ].join('\n'),
+    });
+    cri = criClient(d.address);
+    if (opts.importImages !== false) {
+      await importImage(d.address, await pauseImage());
+      await importImage(d.address, await busyboxImage());
+    }
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+  return { work, net, d, cri, dispose };
+}
+
+/** Detaches every mount below `dir` (deepest first): nothing of a test daemon may outlive it. */
+export async function unmountUnder(dir: string): Promise<void> {
+  const info = await fs.readFile('/proc/self/mountinfo', 'utf8');
+  const left = info
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m === dir || m.startsWith(`${dir}/`));
+  for (const m of left.sort().reverse()) {
+    try {
+      umount2(m, MNT.DETACH);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** A pod config in the JSON shape the test client takes. */
+export function podConfig(name: string, logDir: string, extra: Record<string, unknown> = {}) {
+  return {
+    metadata: { name, namespace: 'default', uid: `uid-${name}`, attempt: 0 },
+    hostname: name,
+    logDirectory: logDir,
+    labels: { app: name },
+    linux: {},
+    ...extra,
+  };
+}
+
+/** Polls `fn` until `ok` holds for its result or the time runs out; returns the last result. */
+export async function waitFor<T>(
+  fn: () => Promise<T>,
+  ok: (v: T) => boolean,
+  timeoutMs = 10_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let v = await fn();
+  while (!ok(v) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    v = await fn();
+  }
+  return v;
+}

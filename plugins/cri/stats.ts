@@ -1,0 +1,297 @@
+// CRI stats from the shims' cgroup metrics (containerd's cgroups v1 or v2
+// Metrics, whichever the host has), the snapshotter's usage of each writable
+// layer, and /proc/<pause pid>/net/dev, which lists the pod's network
+// namespace without entering it.
+
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import type {
+  ContainerStats,
+  CpuUsage,
+  MemoryUsage,
+  NetworkInterfaceUsage,
+  NetworkUsage,
+  PodSandboxStats,
+} from '../../api/gen/cri/runtime/v1/api.js';
+import { ContainerConfig, PodSandboxConfig } from '../../api/gen/cri/runtime/v1/api.js';
+import type { Any } from '../../api/gen/google/protobuf/any.js';
+import * as v1 from '../../api/gen/io/containerd/cgroups/v1/metrics.js';
+import * as v2 from '../../api/gen/io/containerd/cgroups/v2/metrics.js';
+import { unpackAny } from '../../api/typeurl.js';
+import type { NamespacedSnapshotter } from '../snapshots/namespaced.js';
+import type { TaskManager } from '../tasks/manager.js';
+import { CRI_NAMESPACE } from './image-store.js';
+import type { ContainerRecord, CriStore, SandboxRecord } from './store.js';
+
+export const V1_METRICS = 'io.containerd.cgroups.v1.Metrics';
+export const V2_METRICS = 'io.containerd.cgroups.v2.Metrics';
+
+/** The numbers the CRI reports, from one metrics reading. */
+export interface CgroupSample {
+  /** When the sample was taken, ns since the epoch. */
+  atNs: number;
+  cpuNs: number;
+  memUsage: number;
+  /** Usage minus inactive file pages: what the kubelet evicts on. */
+  workingSet: number;
+  rss: number;
+  pageFaults: number;
+  majorPageFaults: number;
+  /** Memory limit, 0 when unlimited. */
+  limit: number;
+  swapUsage: number;
+  pids: number;
+}
+
+/** v1 reports "unlimited" as ~2^63 (clamped to 2^53 by the shim); anything above RAM is no limit. */
+function effectiveLimit(n: number): number {
+  return n > 0 && n < os.totalmem() ? n : 0;
+}
+
+/** The CRI numbers from a shim's Stats answer; undefined for an unknown metrics type. */
+export function sampleFromMetrics(any: Any | undefined, atNs: number): CgroupSample | undefined {
+  const m1 = unpackAny(any, V1_METRICS, v1.Metrics);
+  if (m1) {
+    const mem = m1.memory;
+    const usage = mem?.usage?.usage ?? 0;
+    return {
+      atNs,
+      cpuNs: m1.cpu?.usage?.total ?? 0,
+      memUsage: usage,
+      workingSet: Math.max(0, usage - (mem?.totalInactiveFile ?? 0)),
+      rss: mem?.totalRss ?? 0,
+      pageFaults: mem?.totalPgFault ?? 0,
+      majorPageFaults: mem?.totalPgMajFault ?? 0,
+      limit: effectiveLimit(mem?.usage?.limit ?? 0),
+      // memsw counts memory plus swap.
+      swapUsage: Math.max(0, (mem?.swap?.usage ?? 0) - usage),
+      pids: m1.pids?.current ?? 0,
+    };
+  }
+  const m2 = unpackAny(any, V2_METRICS, v2.Metrics);
+  if (m2) {
+    const mem = m2.memory;
+    const usage = mem?.usage ?? 0;
+    return {
+      atNs,
+      cpuNs: (m2.cpu?.usageUsec ?? 0) * 1000,
+      memUsage: usage,
+      workingSet: Math.max(0, usage - (mem?.inactiveFile ?? 0)),
+      rss: mem?.anon ?? 0,
+      pageFaults: mem?.pgfault ?? 0,
+      majorPageFaults: mem?.pgmajfault ?? 0,
+      limit: effectiveLimit(mem?.usageLimit ?? 0),
+      swapUsage: mem?.swapUsage ?? 0,
+      pids: m2.pids?.current ?? 0,
+    };
+  }
+  return undefined;
+}
+
+/** CPU rate between two samples in nano-cores (1e9 = one core busy). */
+export function nanoCores(prev: CgroupSample, cur: CgroupSample): number {
+  const dt = cur.atNs - prev.atNs;
+  const du = cur.cpuNs - prev.cpuNs;
+  if (dt <= 0 || du < 0) return 0;
+  return Math.round((du / dt) * 1e9);
+}
+
+/** Interfaces from /proc/<pid>/net/dev, loopback left out. */
+export function parseNetDev(text: string): NetworkInterfaceUsage[] {
+  const out: NetworkInterfaceUsage[] = [];
+  for (const line of text.split('\n').slice(2)) {
+    const m = /^\s*([^:\s]+):\s*(.*)$/.exec(line);
+    if (!m || m[1] === 'lo') continue;
+    const f = m[2]!.trim().split(/\s+/).map(Number);
+    if (f.length < 16) continue;
+    const u = (n: number) => ({ value: BigInt(n) });
+    out.push({
+      name: m[1]!,
+      rxBytes: u(f[0]!),
+      rxErrors: u(f[2]!),
+      txBytes: u(f[8]!),
+      txErrors: u(f[10]!),
+    });
+  }
+  return out;
+}
+
+const u64 = (n: number) => ({ value: BigInt(Math.max(0, Math.round(n))) });
+
+function cpuUsage(s: CgroupSample, cores: number | undefined): CpuUsage {
+  return {
+    timestamp: BigInt(s.atNs),
+    usageCoreNanoSeconds: u64(s.cpuNs),
+    usageNanoCores: cores === undefined ? undefined : u64(cores),
+    psi: undefined,
+  };
+}
+
+function memoryUsage(s: CgroupSample): MemoryUsage {
+  return {
+    timestamp: BigInt(s.atNs),
+    workingSetBytes: u64(s.workingSet),
+    availableBytes: s.limit ? u64(Math.max(0, s.limit - s.workingSet)) : undefined,
+    usageBytes: u64(s.memUsage),
+    rssBytes: u64(s.rss),
+    pageFaults: u64(s.pageFaults),
+    majorPageFaults: u64(s.majorPageFaults),
+    psi: undefined,
+  };
+}
+
+/** Without an earlier sample the rate is measured over this interval. */
+const RATE_INTERVAL_MS = 100;
+
+export interface StatsDeps {
+  store: CriStore;
+  manager: TaskManager;
+  snapshotter: NamespacedSnapshotter;
+  /** Mount point reported as the writable layers' filesystem. */
+  snapshotRoot: string;
+}
+
+export class CriStats {
+  /** The last sample per task, for the CPU rate of the next call. */
+  private readonly last = new Map<string, CgroupSample>();
+
+  constructor(private readonly d: StatsDeps) {}
+
+  /** One reading of a task's cgroup; undefined when the task is not running. */
+  private async read(id: string): Promise<CgroupSample | undefined> {
+    const t = this.d.manager.find(CRI_NAMESPACE, id);
+    if (!t) return undefined;
+    try {
+      const r = await t.task.stats({ id }, t.opts({ timeoutMs: 5_000 }));
+      return sampleFromMetrics(r.stats, Date.now() * 1e6);
+    } catch {
+      return undefined; // exited between the listing and the read
+    }
+  }
+
+  /** A current sample and the CPU rate since the previous one (two readings when there is none). */
+  private async sample(id: string): Promise<{ s: CgroupSample; cores: number } | undefined> {
+    let prev = this.last.get(id);
+    if (!prev) {
+      prev = await this.read(id);
+      if (!prev) return undefined;
+      await new Promise((r) => setTimeout(r, RATE_INTERVAL_MS));
+    }
+    const s = await this.read(id);
+    if (!s) {
+      this.last.delete(id);
+      return undefined;
+    }
+    this.last.set(id, s);
+    return { s, cores: nanoCores(prev, s) };
+  }
+
+  /** Drops the remembered sample of a removed container or sandbox. */
+  forget(id: string): void {
+    this.last.delete(id);
+  }
+
+  async container(c: ContainerRecord): Promise<ContainerStats> {
+    const cfg = ContainerConfig.fromJSON(c.config);
+    const now = BigInt(Date.now()) * 1_000_000n;
+    const [sample, usage] = await Promise.all([
+      c.state === 'running' ? this.sample(c.id) : Promise.resolve(undefined),
+      this.d.snapshotter.usage(CRI_NAMESPACE, c.snapshotKey).catch(() => undefined),
+    ]);
+    return {
+      attributes: {
+        id: c.id,
+        metadata: cfg.metadata,
+        labels: cfg.labels,
+        annotations: cfg.annotations,
+      },
+      cpu: sample ? cpuUsage(sample.s, sample.cores) : undefined,
+      memory: sample ? memoryUsage(sample.s) : undefined,
+      writableLayer: usage
+        ? {
+            timestamp: now,
+            fsId: { mountpoint: this.d.snapshotRoot },
+            usedBytes: u64(usage.size),
+            inodesUsed: u64(usage.inodes),
+          }
+        : undefined,
+      swap: sample
+        ? {
+            timestamp: BigInt(sample.s.atNs),
+            swapUsageBytes: u64(sample.s.swapUsage),
+            swapAvailableBytes: undefined,
+          }
+        : undefined,
+      io: undefined,
+    };
+  }
+
+  private async network(sb: SandboxRecord): Promise<NetworkUsage | undefined> {
+    if (!sb.pid || !sb.netnsPath || sb.state !== 'ready') return undefined;
+    const text = await fs.readFile(`/proc/${sb.pid}/net/dev`, 'utf8').catch(() => undefined);
+    if (text === undefined) return undefined;
+    const interfaces = parseNetDev(text);
+    return {
+      timestamp: BigInt(Date.now()) * 1_000_000n,
+      defaultInterface: interfaces.find((i) => i.name === 'eth0') ?? interfaces[0],
+      interfaces,
+    };
+  }
+
+  /**
+   * The pod's CPU, memory and process count are the sums over its pause
+   * process and running containers (each has its own cgroup under the pod's
+   * parent, if any), so the numbers hold whatever cgroup layout the pod has.
+   */
+  async sandbox(sb: SandboxRecord): Promise<PodSandboxStats> {
+    const cfg = PodSandboxConfig.fromJSON(sb.config);
+    const members = this.d.store.containers.list().filter((c) => c.sandboxId === sb.id);
+    const [pause, containers, network] = await Promise.all([
+      sb.state === 'ready' ? this.sample(sb.id) : Promise.resolve(undefined),
+      Promise.all(members.map((c) => this.container(c))),
+      this.network(sb),
+    ]);
+    const at = BigInt(Date.now()) * 1_000_000n;
+    // Each term is the pause process's value plus the running containers'.
+    const total = (own: number, f: (c: ContainerStats) => bigint | undefined) => ({
+      value: containers.reduce((n, c) => n + (f(c) ?? 0n), BigInt(Math.round(own))),
+    });
+    const running = members.filter((c) => c.state === 'running').map((c) => c.id);
+    return {
+      attributes: {
+        id: sb.id,
+        metadata: cfg.metadata,
+        labels: cfg.labels,
+        annotations: cfg.annotations,
+      },
+      linux: {
+        cpu: pause && {
+          timestamp: at,
+          usageCoreNanoSeconds: total(pause.s.cpuNs, (c) => c.cpu?.usageCoreNanoSeconds?.value),
+          usageNanoCores: total(pause.cores, (c) => c.cpu?.usageNanoCores?.value),
+          psi: undefined,
+        },
+        memory: pause && {
+          timestamp: at,
+          workingSetBytes: total(pause.s.workingSet, (c) => c.memory?.workingSetBytes?.value),
+          availableBytes: undefined,
+          usageBytes: total(pause.s.memUsage, (c) => c.memory?.usageBytes?.value),
+          rssBytes: total(pause.s.rss, (c) => c.memory?.rssBytes?.value),
+          pageFaults: total(pause.s.pageFaults, (c) => c.memory?.pageFaults?.value),
+          majorPageFaults: total(pause.s.majorPageFaults, (c) => c.memory?.majorPageFaults?.value),
+          psi: undefined,
+        },
+        network,
+        process: pause && {
+          timestamp: at,
+          processCount: u64(
+            [sb.id, ...running].reduce((n, id) => n + (this.last.get(id)?.pids ?? 0), 0),
+          ),
+        },
+        containers,
+        io: undefined,
+      },
+      windows: undefined,
+    };
+  }
+}

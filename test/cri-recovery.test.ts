@@ -1,0 +1,135 @@
+// CRI state across a berthd crash: berthd is killed with SIGKILL while pods
+// run, a container exits while it is down, and a new berthd on the same
+// directories must report every pod and container as it really is.
+
+import fs from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CriEnv, podConfig, startCriEnv, waitFor } from './helpers/cri.js';
+
+const isRoot = process.getuid?.() === 0;
+const haveCni = existsSync('/usr/lib/cni/bridge');
+
+describe.skipIf(!isRoot || !haveCni)('CRI recovery after berthd is killed', () => {
+  let env: CriEnv;
+
+  beforeAll(async () => {
+    env = await startCriEnv();
+  });
+
+  afterAll(async () => {
+    await env?.dispose();
+  });
+
+  it('restores pods and containers with their true states, IPs, netns, exit codes and logs', async () => {
+    const cri = () => env.cri.runtime;
+    const logDir = path.join(env.work, 'logs', 'survivor');
+    const config = podConfig('survivor', logDir);
+    const { podSandboxId } = await cri().runPodSandbox({ config });
+    const create = async (name: string, script: string) => {
+      const { containerId } = await cri().createContainer({
+        podSandboxId,
+        config: {
+          metadata: { name },
+          image: { image: 'busybox' },
+          command: ['sh', '-c', script],
+          logPath: `${name}.log`,
+        },
+        sandboxConfig: config,
+      });
+      return containerId;
+    };
+    const ticker = await create(
+      'ticker',
+      'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 0.1; done',
+    );
+    await cri().startContainer({ containerId: ticker });
+    // Exits on its own once berthd is gone (it waits for the marker file the test writes then).
+    const shortLived = await create(
+      'short',
+      'while [ ! -e /tmp/go ]; do sleep 0.1; done; echo bye; exit 42',
+    );
+    await cri().startContainer({ containerId: shortLived });
+    const neverStarted = await create('idle', 'true');
+
+    // A second pod, stopped before the crash, must come back stopped.
+    const stopped = await cri().runPodSandbox({ config: podConfig('stopped', '') });
+    await cri().stopPodSandbox({ podSandboxId: stopped.podSandboxId });
+
+    const before = await cri().podSandboxStatus({ podSandboxId, verbose: true });
+    const ip = before.status!.network!.ip;
+    const netns = (JSON.parse(before.info.info!) as { netns: string }).netns;
+    expect(ip).toMatch(/^10\./);
+    const tickerLog = path.join(logDir, 'ticker.log');
+    await waitFor(
+      () => fs.readFile(tickerLog, 'utf8').catch(() => ''),
+      (t) => t.includes('tick 2'),
+    );
+
+    const shortPid = (
+      JSON.parse(
+        (await cri().containerStatus({ containerId: shortLived, verbose: true })).info.info!,
+      ) as { pid: number }
+    ).pid;
+    expect(shortPid).toBeGreaterThan(0);
+    await env.d.stop('SIGKILL');
+    // While berthd is down: the short-lived container is told to exit, and does, with 42.
+    await fs.writeFile(`/proc/${shortPid}/root/tmp/go`, '');
+    await new Promise((r) => setTimeout(r, 1500));
+    await env.d.restart();
+
+    const pods = await waitFor(
+      () => cri().listPodSandbox({}),
+      (r) => r.items.length === 2,
+    );
+    const state = Object.fromEntries(pods.items.map((p) => [p.id, p.state]));
+    expect(state[podSandboxId]).toBe(0); // READY
+    expect(state[stopped.podSandboxId]).toBe(1); // NOTREADY
+
+    const after = await cri().podSandboxStatus({ podSandboxId, verbose: true });
+    expect(after.status!.network!.ip).toBe(ip);
+    expect((JSON.parse(after.info.info!) as { netns: string }).netns).toBe(netns);
+    expect(existsSync(netns)).toBe(true);
+
+    const status = async (containerId: string) =>
+      (await cri().containerStatus({ containerId })).status!;
+    expect((await status(ticker)).state).toBe(1); // RUNNING
+    expect(await status(shortLived)).toMatchObject({ state: 2, exitCode: 42, reason: 'Error' });
+    expect((await status(shortLived)).finishedAt).toBeGreaterThan(0n);
+    expect((await status(neverStarted)).state).toBe(0); // CREATED
+
+    // The running container's log is written again, continuing the sequence.
+    const sizeAtRestart = (await fs.stat(tickerLog)).size;
+    const grown = await waitFor(
+      () => fs.readFile(tickerLog, 'utf8'),
+      (t) => t.length > sizeAtRestart + 100,
+    );
+    const ticks = grown
+      .trim()
+      .split('\n')
+      .map((l) => Number(/ stdout F tick (\d+)$/.exec(l)?.[1]));
+    expect(ticks.every(Number.isInteger)).toBe(true);
+    // Lines written while berthd was down waited in the pipe: nothing lost, nothing repeated.
+    expect(ticks).toEqual(ticks.map((_, i) => ticks[0]! + i));
+
+    // The recovered pod is fully usable: exec, start the created container, tear down.
+    const ex = await cri().execSync({ containerId: ticker, cmd: ['hostname'], timeout: 10 });
+    expect(Buffer.from(ex.stdout).toString()).toBe('survivor\n');
+    await cri().startContainer({ containerId: neverStarted });
+    expect(
+      (
+        await waitFor(
+          () => status(neverStarted),
+          (s) => s.state === 2,
+        )
+      ).exitCode,
+    ).toBe(0);
+    await cri().stopPodSandbox({ podSandboxId });
+    expect(existsSync(netns)).toBe(false);
+    await cri().removePodSandbox({ podSandboxId });
+    await cri().removePodSandbox({ podSandboxId: stopped.podSandboxId });
+    expect((await cri().listPodSandbox({})).items).toEqual([]);
+    expect((await cri().listContainers({})).containers).toEqual([]);
+  });
+});
