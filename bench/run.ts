@@ -4,7 +4,10 @@
 
 import { parseArgs } from 'node:util';
 import type { Benchmark, BenchContext } from './benchmark.js';
+import { criStreamingBenchmark } from './benchmarks/cri-streaming.js';
+import { criBenchmark } from './benchmarks/cri.js';
 import { daemonBenchmark } from './benchmarks/daemon.js';
+import { imagesBenchmark } from './benchmarks/images.js';
 import { scaleBenchmark } from './benchmarks/scale.js';
 import { shimBenchmark } from './benchmarks/shim.js';
 import { tasksBenchmark } from './benchmarks/tasks.js';
@@ -13,7 +16,15 @@ import { describeHost, loadLine } from './lib/host.js';
 import { requireBuild } from './lib/paths.js';
 
 /** Every benchmark, in the order a full run executes them. */
-const BENCHMARKS: Benchmark[] = [daemonBenchmark, shimBenchmark, tasksBenchmark, scaleBenchmark];
+const BENCHMARKS: Benchmark[] = [
+  daemonBenchmark,
+  shimBenchmark,
+  tasksBenchmark,
+  scaleBenchmark,
+  criStreamingBenchmark,
+  criBenchmark,
+  imagesBenchmark,
+];
 
 const USAGE = `usage: node dist/bench/run.js [name...] [--runs N] [--warmup N] [--list]
 

@@ -330,6 +330,18 @@ describe.skipIf(!canRun)('tasks through berthd', () => {
     );
     expect(r.stdout).toBe('hi-cli\n');
     expect(r.code).toBe(9);
+    // Large output arrives whole, through either shim.
+    for (const runtime of ['io.containerd.berth.v2', 'io.containerd.runc.v2']) {
+      const big = await berth(
+        d,
+        ['run', '--rm', '--runtime', runtime, '--rootfs', rootfs, 'big', 'seq', '1', '200000'],
+        { namespace: NS },
+      );
+      expect(big.code).toBe(0);
+      const lines = big.stdout.trimEnd().split('\n');
+      expect(lines.length, runtime).toBe(200000);
+      expect(lines[199999]).toBe('200000');
+    }
     const ls = await berth(d, ['c', 'ls', '-q'], { namespace: NS });
     expect(ls.stdout).not.toContain('cli1');
     const piped = await run(

@@ -44,10 +44,12 @@ export class ProcessHandle {
     return this.tasks.start(this.containerId, this.execId);
   }
 
-  /** Resolves with the exit; the output streams end once the process's side has closed. */
+  /** Resolves with the exit once the process's output has been read to the end. */
   async wait(signal?: AbortSignal): Promise<WaitResponse> {
     const r = await this.tasks.wait(this.containerId, this.execId, signal);
-    this.io?.detach();
+    // Everything the process wrote reaches our streams before delete() may tear
+    // down the shim's side.
+    await this.io?.drain();
     return r;
   }
 

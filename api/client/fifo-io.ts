@@ -49,7 +49,8 @@ export class FifoSet {
   readonly stdout: Readable;
   readonly stderr: Readable;
   readonly stdin: Writable | undefined;
-  private readonly keepalive: net.Socket[] = [];
+  /** Plain fds, never read: a handle that read would steal the output's bytes. */
+  private readonly keepalive: number[] = [];
   private readonly readers: net.Socket[] = [];
   private closed = false;
 
@@ -109,9 +110,7 @@ export class FifoSet {
    * reads. Reading before the writer arrives would otherwise see EOF at once.
    */
   private reader(file: string): Readable {
-    const keep = openPipe(file, true);
-    keep.sock.pause();
-    this.keepalive.push(keep.sock);
+    this.keepalive.push(fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_NONBLOCK));
     const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     const sock = new net.Socket({ fd, readable: true, writable: false });
     sock.on('error', () => {});
@@ -121,7 +120,7 @@ export class FifoSet {
 
   /** Drop the keep-alive ends: the readers end when the task's side closes. */
   detach(): void {
-    for (const s of this.keepalive.splice(0)) s.destroy();
+    for (const fd of this.keepalive.splice(0)) fs.closeSync(fd);
   }
 
   /** End the stdin stream (the caller then asks the shim to close its end). */
@@ -131,20 +130,46 @@ export class FifoSet {
     return new Promise((resolve) => w.end(() => resolve()));
   }
 
-  /** Waits (bounded) for the output streams to end, then closes everything and removes the FIFOs. */
-  async close(drainMs = 2_000): Promise<void> {
+  /**
+   * Resolves once the output streams have ended: the shim closes its ends after
+   * copying everything, so nothing the process wrote is lost however slowly we
+   * are read. A stream still open but silent for `idleMs` (a leftover child
+   * holding the pipe) does not hold this up; one paused by a slow consumer does.
+   */
+  drain(idleMs = 2_000): Promise<void> {
+    this.detach();
+    const open = this.readers.filter((r) => !r.readableEnded && !r.destroyed);
+    if (open.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      let left = open.length;
+      const done = () => {
+        clearTimeout(timer);
+        for (const r of open) r.off('data', arm);
+        resolve();
+      };
+      const idle = () => (open.some((r) => r.isPaused()) ? arm() : done());
+      function arm() {
+        clearTimeout(timer);
+        timer = setTimeout(idle, idleMs);
+      }
+      for (const r of open) {
+        r.on('data', arm);
+        const ended = () => {
+          if (--left === 0) done();
+        };
+        if (r.readableEnded) ended();
+        else r.once('close', ended);
+      }
+      arm();
+    });
+  }
+
+  /** Drains (see drain()), then closes everything and removes the FIFOs. */
+  async close(idleMs = 2_000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.detach();
-    const ended = this.readers.map(
-      (r) =>
-        new Promise<void>((resolve) =>
-          r.readableEnded || r.destroyed ? resolve() : r.once('close', () => resolve()),
-        ),
-    );
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(ended), new Promise((r) => (timer = setTimeout(r, drainMs)))]);
-    clearTimeout(timer);
+    await this.drain(idleMs);
     for (const r of this.readers) r.destroy();
     (this.stdin as net.Socket | undefined)?.destroy();
     if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });

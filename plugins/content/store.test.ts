@@ -190,6 +190,20 @@ describe('LocalContentStore', () => {
     expect((await reopened.status('partial')).offset).toBe(1 << 20);
   });
 
+  it('removes at open the ingest directories a crash left before their data existed', async () => {
+    await (await store.writer('kept')).close();
+    // What a kill between creating the directory and its data file leaves.
+    const ingest = path.join(root, 'ingest');
+    const before = new Set(await readdir(ingest));
+    await (await store.writer('cut-short')).close();
+    const [cut] = (await readdir(ingest)).filter((n) => !before.has(n));
+    await rm(path.join(ingest, cut!, 'data'));
+    const reopened = await LocalContentStore.open(root);
+    expect(await readdir(ingest)).toEqual([...before]);
+    expect((await reopened.listStatuses()).map((s) => s.ref)).toEqual(['kept']);
+    expect(await code(reopened.status('cut-short'))).toBe('NotFound');
+  });
+
   it('lists statuses with ref filters and a prefix, and aborts', async () => {
     for (const ref of ['ns1/layer-1', 'ns1/config', 'ns2/layer-1'])
       await (await store.writer(ref)).close();

@@ -151,7 +151,27 @@ export class LocalContentStore {
   static async open(root: string): Promise<LocalContentStore> {
     await mkdir(path.join(root, BLOBS), { recursive: true });
     await mkdir(path.join(root, INGEST), { recursive: true });
-    return new LocalContentStore(root);
+    const store = new LocalContentStore(root);
+    await store.removeIncompleteIngests();
+    return store;
+  }
+
+  /**
+   * A crash while an ingest was being created (before its data file or ref
+   * existed) leaves a directory that listStatuses cannot read, so no abort or
+   * collection would ever find it. It holds nothing resumable (opening the ref
+   * again starts it over), so it goes at open, before any writer exists.
+   */
+  private async removeIncompleteIngests(): Promise<void> {
+    for (const name of await readdir(path.join(this.root, INGEST))) {
+      const dir = path.join(this.root, INGEST, name);
+      try {
+        await this.readStatus(dir);
+      } catch (err) {
+        if (err instanceof BerthError && err.code === 'NotFound')
+          await rm(dir, { recursive: true, force: true });
+      }
+    }
   }
 
   /** Where a blob lives; validates the digest, so callers may pass untrusted input. */
