@@ -24,7 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import type { Benchmark, BenchContext } from '../benchmark.js';
 import type { Cleanup } from '../lib/cleanup.js';
-import { cpuMs } from '../lib/daemons.js';
+import { berthdArgs, cpuMs } from '../lib/daemons.js';
 import { MiB, readMemory } from '../lib/memory.js';
 import { BERTHD, CONTAINERD, CTR, RUNC_SHIM } from '../lib/paths.js';
 import { sleep } from '../lib/processes.js';
@@ -160,22 +160,7 @@ const BERTH: Subject = {
         '',
       ].join('\n'),
     );
-    const { pid, stop } = await launch(
-      cleanup,
-      process.execPath,
-      [
-        BERTHD,
-        '--config',
-        config,
-        '--root',
-        path.join(dir, 'root'),
-        '--state',
-        path.join(dir, 'state'),
-        '--address',
-        socket,
-      ],
-      socket,
-    );
+    const { pid, stop } = await launch(cleanup, process.execPath, berthdArgs(dir, config), socket);
     for (const img of images) await importImage(socket, img);
     const cri = criClient(socket);
     const shimPids = () => processesWithArgument(socket, [pid, process.pid]);

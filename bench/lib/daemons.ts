@@ -151,6 +151,21 @@ async function launch(
 }
 
 /** berthd (dist/cmd/berthd.js) with an empty config file of its own and default log level. */
+/** berthd's arguments for a daemon living entirely in `dir` (socket `dir/berth.sock`). */
+export function berthdArgs(dir: string, config: string, script = BERTHD): string[] {
+  return [
+    script,
+    '--config',
+    config,
+    '--root',
+    path.join(dir, 'root'),
+    '--state',
+    path.join(dir, 'state'),
+    '--address',
+    path.join(dir, 'berth.sock'),
+  ];
+}
+
 export function startBerthd(cleanup: Cleanup, opts: StartOptions = {}): Promise<DaemonHandle> {
   requireBuild();
   return launch(
@@ -161,21 +176,7 @@ export function startBerthd(cleanup: Cleanup, opts: StartOptions = {}): Promise<
       const config = path.join(dir, 'config.toml');
       // Explicit, so a /etc/berth/config.toml on the host cannot change what is measured.
       await writeFile(config, '');
-      return {
-        command: process.execPath,
-        args: [
-          opts.script ?? BERTHD,
-          '--config',
-          config,
-          '--root',
-          path.join(dir, 'root'),
-          '--state',
-          path.join(dir, 'state'),
-          '--address',
-          socket,
-        ],
-        socket,
-      };
+      return { command: process.execPath, args: berthdArgs(dir, config, opts.script), socket };
     },
     opts,
   );
