@@ -23,7 +23,7 @@
 //
 // Helper scripts berthd runs as child processes, found next to the module that
 // runs them (import.meta.url), are bundled next to the berthd bundle as well:
-//   netns-pin.js             plugins/cri/netns-pin.ts (the CRI plugin's netns.ts)
+//   netns-dial.js            plugins/cri/netns-dial.ts (port-forward's dialer)
 
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -37,7 +37,6 @@ const outdir = path.resolve(process.argv[2] ?? path.join(root, 'dist'));
 const PROGRAMS = { berthd: 'cmd/berthd.ts', berth: 'cmd/berth.ts' };
 /** Run as `node <file>` by berthd; ESM like the package (its "type" is "module"). */
 const HELPERS = {
-  'netns-pin.js': 'plugins/cri/netns-pin.ts',
   'netns-dial.js': 'plugins/cri/netns-dial.ts',
 };
 const LAUNCHER = 'launch-cached.cjs';

@@ -1,6 +1,7 @@
 // Berth's native addon: the few Linux syscalls Node's runtime does not expose and
 // a shim needs — child subreaper and reaping of orphans, receiving a pty master
-// over SCM_RIGHTS, mount/umount2, mknod, l*xattr, setns/unshare.
+// over SCM_RIGHTS, mount/umount2, mknod, l*xattr, setns/unshare, and pinning a
+// new network namespace for a pod.
 //
 // Plain N-API (C, no node-addon-api). Every failing syscall throws an Error
 // shaped like Node's own fs errors: code ('ENOENT'), errno (negative, as libuv
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -469,6 +471,76 @@ static napi_value do_unshare(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// pinNetns(target: string): Promise<void>. A new network namespace, bind-mounted
+// onto `target` (an existing file) so it outlives every process in it. A
+// namespace belongs to a thread, so the work runs on a thread made for it and
+// then discarded: neither the loop thread nor libuv's pool ever leaves the
+// daemon's namespace (Go's runtimes lock a throwaway OS thread the same way).
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char target[PATH_ARG];
+  int err;
+  const char *syscall;
+} pin_netns_job;
+
+static void *pin_netns_thread(void *data) {
+  pin_netns_job *job = data;
+  if (unshare(CLONE_NEWNET) != 0) {
+    job->err = errno;
+    job->syscall = "unshare";
+  } else if (mount("/proc/thread-self/ns/net", job->target, NULL, MS_BIND, NULL) != 0) {
+    job->err = errno;
+    job->syscall = "mount";
+  }
+  return NULL;
+}
+
+static void pin_netns_execute(napi_env env, void *data) {
+  (void)env;
+  pin_netns_job *job = data;
+  pthread_t t;
+  int rc = pthread_create(&t, NULL, pin_netns_thread, job);
+  if (rc != 0) {
+    job->err = rc;
+    job->syscall = "pthread_create";
+    return;
+  }
+  pthread_join(t, NULL);
+}
+
+static void pin_netns_complete(napi_env env, napi_status status, void *data) {
+  pin_netns_job *job = data;
+  if (status != napi_ok && job->err == 0) job->err = ECANCELED;
+  if (job->err) {
+    napi_reject_deferred(env, job->deferred, make_errno_error(env, job->err, job->syscall, job->target));
+  } else {
+    napi_resolve_deferred(env, job->deferred, undefined(env));
+  }
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static napi_value pin_netns(napi_env env, napi_callback_info info) {
+  napi_value argv[1], promise, resource_name;
+  if (get_args(env, info, 1, argv)) return NULL;
+  pin_netns_job *job = calloc(1, sizeof *job);
+  if (!job) return throw_errno(env, ENOMEM, "pinNetns", NULL);
+  const char *target;
+  if (get_string(env, argv[0], job->target, sizeof job->target, 0, &target)) {
+    free(job);
+    return NULL;
+  }
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
+    free(job);
+    return NULL;
+  }
+  napi_create_string_utf8(env, "berth:pinNetns", NAPI_AUTO_LENGTH, &resource_name);
+  CHECK(napi_create_async_work(env, NULL, resource_name, pin_netns_execute, pin_netns_complete, job, &job->work));
+  CHECK(napi_queue_async_work(env, job->work));
+  return promise;
+}
+
 // setWinsize(fd, rows, cols): TIOCSWINSZ on a pty master, which also delivers
 // SIGWINCH to the terminal's foreground process group.
 static napi_value do_set_winsize(napi_env env, napi_callback_info info) {
@@ -536,6 +608,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"unshare", NULL, do_unshare, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setWinsize", NULL, do_set_winsize, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dup2", NULL, do_dup2, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pinNetns", NULL, pin_netns, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
   napi_value table, v;

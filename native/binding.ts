@@ -40,6 +40,7 @@ export interface NativeBinding {
   unshare(flags: number): void;
   setWinsize(fd: number, rows: number, cols: number): void;
   dup2(oldfd: number, newfd: number): void;
+  pinNetns(target: string): Promise<void>;
   constants: Record<string, number>;
 }
 

@@ -19,6 +19,7 @@ export {
   makedev,
   mknod,
   mount,
+  pinNetns,
   setChildSubreaper,
   setns,
   setWinsize,

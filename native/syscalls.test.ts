@@ -5,6 +5,7 @@ import {
   openSync,
   closeSync,
   readFileSync,
+  readdirSync,
   readlinkSync,
   rmSync,
   statSync,
@@ -27,6 +28,7 @@ import {
   makedev,
   mknod,
   mount,
+  pinNetns,
   setChildSubreaper,
   setns,
   setWinsize,
@@ -227,6 +229,63 @@ describe('namespaces', () => {
     expect(() => setns(fd, CLONE.NEWUTS)).toThrow(
       expect.objectContaining({ code: 'EBADF', syscall: 'setns' }),
     );
+  });
+});
+
+describe('pinNetns', () => {
+  /** Every thread's network namespace (the loop thread and libuv's pool alike). */
+  const threadNetns = () =>
+    readdirSync('/proc/self/task').map((t) => {
+      try {
+        return readlinkSync(`/proc/self/task/${t}/ns/net`);
+      } catch {
+        return 'gone';
+      }
+    });
+
+  it('pins a new network namespace without moving any thread of this process', async () => {
+    const own = readlinkSync('/proc/self/ns/net');
+    const target = join(dir, 'ns');
+    writeFileSync(target, '');
+    await pinNetns(target);
+    mounted.push(target);
+    expect(isMountPoint(target)).toBe(true);
+    // The pinned file is a namespace inode of its own, not ours.
+    const pinned = statSync(target);
+    const ours = statSync('/proc/self/ns/net');
+    expect(pinned.ino).not.toBe(ours.ino);
+    expect(threadNetns().filter((n) => n !== 'gone' && n !== own)).toEqual([]);
+    // Two pins are two namespaces.
+    const second = join(dir, 'ns2');
+    writeFileSync(second, '');
+    await pinNetns(second);
+    mounted.push(second);
+    expect(statSync(second).ino).not.toBe(pinned.ino);
+    // It is a real namespace: joining it from a thread works (and we leave again).
+    const back = openSync('/proc/thread-self/ns/net', 'r');
+    const fd = openSync(target, 'r');
+    try {
+      setns(fd, CLONE.NEWNET);
+      expect(readlinkSync('/proc/thread-self/ns/net')).toBe(`net:[${pinned.ino}]`);
+      setns(back, CLONE.NEWNET);
+    } finally {
+      closeSync(fd);
+      closeSync(back);
+    }
+    expect(readlinkSync('/proc/thread-self/ns/net')).toBe(own);
+  });
+
+  it('rejects with a Node-style error and leaves nothing behind', async () => {
+    const missing = join(dir, 'absent', 'ns');
+    await expect(pinNetns(missing)).rejects.toMatchObject({
+      code: 'ENOENT',
+      syscall: 'mount',
+      path: missing,
+    });
+    expect(
+      threadNetns().every((n) => n === 'gone' || n === readlinkSync('/proc/self/ns/net')),
+    ).toBe(true);
+    expect(() => pinNetns(42 as unknown as string)).toThrow(/expected a string/);
   });
 });
 

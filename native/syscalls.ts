@@ -74,3 +74,12 @@ export function setWinsize(fd: number, rows: number, cols: number): void {
 export function dup2(oldfd: number, newfd: number): void {
   binding().dup2(oldfd, newfd);
 }
+
+/**
+ * A new network namespace bind-mounted onto `target` (an existing file), made
+ * on a throwaway thread: the calling process's namespaces never change.
+ * Undo with umount2(target, MNT.DETACH).
+ */
+export function pinNetns(target: string): Promise<void> {
+  return binding().pinNetns(target);
+}

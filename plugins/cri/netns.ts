@@ -1,34 +1,21 @@
 // Pinned network namespaces for pods: `<state>/netns/<id>`, a bind mount of the
 // namespace file so it outlives every process in it (and the daemon).
 
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { errInternal } from '../../api/errors.js';
-import { MNT, umount2 } from '../../native/index.js';
-
-const run = promisify(execFile);
-
-function pinScript(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const js = path.join(here, 'netns-pin.js');
-  if (existsSync(js)) return js;
-  throw errInternal(`network namespace helper ${js} is missing (run npm run build)`);
-}
+import { MNT, pinNetns, umount2 } from '../../native/index.js';
 
 export async function createNetns(dir: string, id: string): Promise<string> {
   await fs.mkdir(dir, { recursive: true });
   const file = path.join(dir, id);
   await fs.writeFile(file, '', { flag: 'wx' });
   try {
-    await run(process.execPath, [pinScript(), file], { timeout: 10_000 });
+    // On a thread of its own: the daemon's namespaces are never touched.
+    await pinNetns(file);
   } catch (err) {
     await fs.rm(file, { force: true });
-    const e = err as { stderr?: string; message: string };
-    throw errInternal(`creating network namespace ${file}: ${e.stderr?.trim() || e.message}`);
+    throw errInternal(`creating network namespace ${file}: ${(err as Error).message}`);
   }
   return file;
 }
