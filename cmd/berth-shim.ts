@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { deleteShim } from '../shim/delete.js';
 import { FlagError, parseFlags } from '../shim/flags.js';
 import { runServer } from '../shim/server.js';
+import { AssignmentError, adoptAssignment, receiveAssignment } from '../shim/spare.js';
 import { startInline, startShim } from '../shim/start.js';
 
 function fail(msg: string, code = 1): never {
@@ -14,10 +15,31 @@ function fail(msg: string, code = 1): never {
   process.exit(code);
 }
 
+/**
+ * A spare (BERTH_SHIM_SPARE=1, launched by berthd ahead of need) loads
+ * everything a server needs, then waits for its `start` arguments on stdin.
+ */
+async function spareArgs(): Promise<string[]> {
+  await import('../native/index.js');
+  let assignment;
+  try {
+    assignment = await receiveAssignment();
+  } catch (err) {
+    if (err instanceof AssignmentError) fail(err.message, 2);
+    throw err;
+  }
+  if (!assignment) process.exit(0); // not needed after all
+  return adoptAssignment(assignment);
+}
+
 async function main(): Promise<void> {
+  const argv =
+    process.env.BERTH_SHIM_SPARE === '1' && process.env.BERTH_SHIM_INLINE_START === '1'
+      ? await spareArgs()
+      : process.argv.slice(2);
   let flags;
   try {
-    flags = parseFlags(process.argv.slice(2));
+    flags = parseFlags(argv);
   } catch (err) {
     if (err instanceof FlagError) fail(err.message, 2);
     throw err;

@@ -72,6 +72,41 @@ describe.skipIf(!isRoot || !haveCni)('CRI workloads', () => {
     await env.cri.runtime.removePodSandbox({ podSandboxId: pod.podSandboxId });
   });
 
+  it('a container that runc cannot create fails alone: the pod and its other containers keep running', async () => {
+    const pod = await runPod('failing');
+    const keeper = await startContainer(pod, {
+      metadata: { name: 'keeper' },
+      command: ['sleep', '300'],
+      logPath: 'keeper.log',
+    });
+    const { containerId: bad } = await env.cri.runtime.createContainer({
+      podSandboxId: pod.podSandboxId,
+      // No such CPU: runc create fails writing the cgroup, inside the pod's shim.
+      config: {
+        metadata: { name: 'bad' },
+        image: { image: 'busybox' },
+        command: ['true'],
+        logPath: 'bad.log',
+        linux: { resources: { cpusetCpus: '1023' } },
+      },
+      sandboxConfig: pod.config,
+    });
+    await expect(env.cri.runtime.startContainer({ containerId: bad })).rejects.toThrow();
+    await new Promise((r) => setTimeout(r, 500)); // a shim shutting down would be seen by now
+    expect((await status(keeper)).state).toBe(1); // CONTAINER_RUNNING
+    const sandbox = await env.cri.runtime.podSandboxStatus({ podSandboxId: pod.podSandboxId });
+    expect(sandbox.status!.state).toBe(0); // SANDBOX_READY
+    const exec = await env.cri.runtime.execSync({
+      containerId: keeper,
+      cmd: ['echo', 'alive'],
+      timeout: 10,
+    });
+    expect(Buffer.from(exec.stdout).toString()).toBe('alive\n');
+    await env.cri.runtime.removeContainer({ containerId: bad });
+    await env.cri.runtime.stopPodSandbox({ podSandboxId: pod.podSandboxId });
+    await env.cri.runtime.removePodSandbox({ podSandboxId: pod.podSandboxId });
+  });
+
   it('writes to a fresh file after ReopenContainerLog following a rename', async () => {
     const pod = await runPod('rotate');
     const containerId = await startContainer(pod, {

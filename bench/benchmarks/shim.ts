@@ -5,7 +5,11 @@
 // tasks plugin's own invocation), timed until its first ttrpc Task/Connect
 // answer, left idle for 1 s, measured, then Shutdown and `delete`d. Only one
 // subject runs at a time (PSS splits shared pages among whoever maps them),
-// in alternating order.
+// in alternating order. berth-shim is started three ways: containerd's
+// (`start` launches the server and exits), berthd's inline start (`start`
+// becomes the server) and berthd's spare (a `start` launched ahead of time is
+// handed its arguments; its replacement is launched at the same moment, as
+// berthd does, and stopped before memory is read).
 
 import { rmdirSync } from 'node:fs';
 import path from 'node:path';
@@ -15,7 +19,8 @@ import { IDLE_NODE_SCRIPT, startIdleNode, timeNodeStartup } from '../lib/idle-no
 import { MiB, type MemoryUsage, readMemory } from '../lib/memory.js';
 import { BERTH_SHIM_WRAPPER, CONTAINERD, RUNC_SHIM, haveRuncShim } from '../lib/paths.js';
 import { countProcessesOf, sleep } from '../lib/processes.js';
-import { type ShimHost, launchShim, shimCommand } from '../lib/shims.js';
+import { type ShimHost, type StartMode, launchShim, shimCommand } from '../lib/shims.js';
+import { ShimSpares } from '../../plugins/tasks/shim-spares.js';
 import { median, summarize } from '../lib/stats.js';
 import { printComparison, ratio } from '../lib/table.js';
 import { tempDir } from '../lib/tempdir.js';
@@ -29,7 +34,7 @@ const RUNC_STATE_ROOTS = ['/run/berth/runc', '/run/containerd/runc'];
 const TARGET_PSS_VS_NODE = 1.25;
 const TARGET_READY_MEDIAN_MS = 60;
 
-type Subject = 'berth-shim' | 'runc-v2' | 'idle node';
+type Subject = 'berth-shim' | 'berth-shim inline' | 'berth-shim spare' | 'runc-v2' | 'idle node';
 
 interface Samples {
   readyMs: number[];
@@ -52,8 +57,13 @@ const emptySamples = (): Samples => ({
 
 const binaries: Record<Exclude<Subject, 'idle node'>, string> = {
   'berth-shim': BERTH_SHIM_WRAPPER,
+  'berth-shim inline': BERTH_SHIM_WRAPPER,
+  'berth-shim spare': BERTH_SHIM_WRAPPER,
   'runc-v2': RUNC_SHIM,
 };
+
+/** How long a spare gets to finish Node's start-up before it is used. */
+const SPARE_BOOT_MS = 1000;
 
 let seq = 0;
 
@@ -75,7 +85,24 @@ async function once(
     return;
   }
   const id = `bench-${process.pid}-${++seq}`;
-  const shim = await launchShim(shimCommand(binaries[subject]), host, id, ctx.cleanup);
+  const command = shimCommand(binaries[subject]);
+  const mode: StartMode = {};
+  let spares: ShimSpares | undefined;
+  if (subject === 'berth-shim inline') mode.inline = true;
+  if (subject === 'berth-shim spare') {
+    spares = new ShimSpares({ count: 1, env: process.env });
+    ctx.cleanup.defer('stop spare shims', () => spares!.close());
+    spares.take(command); // launches the spare
+    await sleep(SPARE_BOOT_MS);
+    mode.spare = spares.take(command);
+    if (!mode.spare) throw new Error('the spare shim exited before it was used');
+  }
+  let shim;
+  try {
+    shim = await launchShim(command, host, id, ctx.cleanup, mode);
+  } finally {
+    await spares?.close(); // its replacement, before memory is read
+  }
   let memory: MemoryUsage;
   try {
     await sleep(SETTLE_MS);
@@ -122,9 +149,10 @@ export const shimBenchmark: Benchmark = {
       publishBinary: CONTAINERD,
     };
 
+    const berth: Subject[] = ['berth-shim', 'berth-shim inline', 'berth-shim spare'];
     const subjects: Subject[] = haveRuncShim()
-      ? ['berth-shim', 'runc-v2', 'idle node']
-      : ['berth-shim', 'idle node'];
+      ? [...berth, 'runc-v2', 'idle node']
+      : [...berth, 'idle node'];
     const samples = new Map<Subject, Samples>(subjects.map((k) => [k, emptySamples()]));
     for (let i = 0; i < ctx.warmup; i++) {
       for (const k of subjects) {
@@ -147,10 +175,17 @@ export const shimBenchmark: Benchmark = {
 
     const shims = subjects.filter((k) => k !== 'idle node');
     const timing = (f: (s: Samples) => number) => shims.map((k) => f(samples.get(k)!));
+    const runcCol = shims.indexOf('runc-v2');
     printComparison({
-      title: `Shim start (${ctx.runs} runs each; berth-shim via ${path.basename(BERTH_SHIM_WRAPPER)})`,
+      title: `Shim start (${ctx.runs} runs each; berth-shim via ${path.basename(BERTH_SHIM_WRAPPER)}: containerd's two-process start, berthd's inline start, berthd's spare)`,
       subjects: shims,
-      ratios: shims.length > 1 ? [[0, 1]] : [],
+      ratios:
+        runcCol >= 0
+          ? [
+              [0, runcCol],
+              [2, runcCol],
+            ]
+          : [],
       rows: [
         {
           metric: 'start → first Connect answer, median (ms)',
@@ -176,13 +211,15 @@ export const shimBenchmark: Benchmark = {
       ],
     });
 
+    // One berth-shim column: the three starts leave the same server behind.
+    const memSubjects = subjects.filter((k) => k === 'berth-shim' || !berth.includes(k));
     const mem = (f: (m: MemoryUsage) => number) =>
-      subjects.map((k) => MiB(median(samples.get(k)!.memory.map(f))));
-    const node = subjects.indexOf('idle node');
-    const runc = subjects.indexOf('runc-v2');
+      memSubjects.map((k) => MiB(median(samples.get(k)!.memory.map(f))));
+    const node = memSubjects.indexOf('idle node');
+    const runc = memSubjects.indexOf('runc-v2');
     printComparison({
       title: `Idle shim memory (MiB, median of ${ctx.runs}, ${SETTLE_MS} ms after Connect; idle node = node -e '${IDLE_NODE_SCRIPT}')`,
-      subjects,
+      subjects: memSubjects,
       ratios:
         runc >= 0
           ? [
@@ -200,13 +237,17 @@ export const shimBenchmark: Benchmark = {
 
     const pss = (k: Subject) => median(samples.get(k)!.memory.map((m) => m.pssKiB));
     const pssRatio = ratio(pss('berth-shim'), pss('idle node'))!;
-    const readyMedian = median(samples.get('berth-shim')!.readyMs);
+    const ready = (k: Subject) => median(samples.get(k)!.readyMs);
+    const readyLine = (k: Subject, how: string) =>
+      `  start → first answer median, ${how} = ${ready(k).toFixed(1)} ms (target < ${TARGET_READY_MEDIAN_MS} ms): ${verdict(ready(k) < TARGET_READY_MEDIAN_MS)}`;
     process.stdout.write(
       [
         '',
         'Targets for berth-shim (reported, not enforced):',
         `  PSS / idle node PSS = ${pssRatio.toFixed(2)} (target ≤ ${TARGET_PSS_VS_NODE}): ${verdict(pssRatio <= TARGET_PSS_VS_NODE)}`,
-        `  start → first answer median = ${readyMedian.toFixed(1)} ms (target < ${TARGET_READY_MEDIAN_MS} ms): ${verdict(readyMedian < TARGET_READY_MEDIAN_MS)}`,
+        readyLine('berth-shim spare', "berthd's spare (what berthd does by default)"),
+        readyLine('berth-shim inline', "berthd's inline start (shim_spares = 0)"),
+        readyLine('berth-shim', "containerd's two-process start"),
         `  node processes on the host while memory was read (they share node's pages in PSS): median ${median([...samples.get('berth-shim')!.nodeProcesses, ...samples.get('idle node')!.nodeProcesses])}`,
         `  for reference, node -e 0 spawn → exit on this machine: median ${median(nodeStartMs).toFixed(1)} ms, min ${summarize(nodeStartMs).min.toFixed(1)} ms`,
         sink.topics.length > 0 ? `  events received from shims: ${sink.topics.join(', ')}` : '',

@@ -18,6 +18,7 @@ import {
   runShimDelete,
   runShimStart,
 } from '../../plugins/tasks/shim-process.js';
+import type { SpareProcess } from '../../plugins/tasks/shim-spares.js';
 import type { Cleanup } from './cleanup.js';
 import { isAlive, readPidFile, terminate, waitForExit } from './processes.js';
 
@@ -77,11 +78,20 @@ export function shimCommand(binary: string): ShimCommand {
   return { path: binary, command: binary, args: [] };
 }
 
+/** How `start` is run: containerd's way (two processes), or berthd's for its own shim. */
+export interface StartMode {
+  /** One process: `start` becomes the server (berthd's inline start). */
+  inline?: boolean;
+  /** An already running spare is handed the arguments (berthd's spare shims; implies inline). */
+  spare?: SpareProcess;
+}
+
 export async function launchShim(
   command: ShimCommand,
   host: ShimHost,
   id: string,
   cleanup: Cleanup,
+  mode: StartMode = {},
 ): Promise<RunningShim> {
   const bundle = path.join(host.dir, id);
   fs.mkdirSync(path.join(bundle, 'rootfs'), { recursive: true });
@@ -139,7 +149,13 @@ export async function launchShim(
 
   try {
     const t0 = performance.now();
-    const started = await runShimStart(inv, undefined, 10_000);
+    const started = await runShimStart(
+      inv,
+      undefined,
+      10_000,
+      Boolean(mode.inline || mode.spare),
+      mode.spare,
+    );
     const startMs = performance.now() - t0;
     socket = started.socket.startsWith('\0') ? undefined : started.socket;
     client = await TtrpcClient.connect(started.socket, { timeoutMs: 2000 });

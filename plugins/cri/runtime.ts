@@ -172,20 +172,25 @@ export class CriRuntime {
         rec.ips = resultIPs(result);
       }
 
-      const mounts = await this.d.snapshotter.prepare(CRI_NAMESPACE, id, top, {
-        labels: { [KIND_LABEL]: 'sandbox' },
+      // Under a lease until the record refers to the snapshot: the collector may run between.
+      const { mounts, spec } = await this.d.images.withLease(async (lease) => {
+        const mounts = await this.d.snapshotter.prepare(CRI_NAMESPACE, id, top, {
+          labels: { [KIND_LABEL]: 'sandbox' },
+          lease,
+        });
+        undo.push(() => this.d.snapshotter.remove(CRI_NAMESPACE, id));
+        const spec = sandboxSpec({ id, config, image, netnsPath: rec.netnsPath, shmPath });
+        await this.createDbRecord(
+          id,
+          handler.runtime_type,
+          spec,
+          image.names[0] ?? image.id,
+          'sandbox',
+          id,
+        );
+        undo.push(() => this.d.containers.delete(CRI_NAMESPACE, id));
+        return { mounts, spec };
       });
-      undo.push(() => this.d.snapshotter.remove(CRI_NAMESPACE, id));
-      const spec = sandboxSpec({ id, config, image, netnsPath: rec.netnsPath, shmPath });
-      await this.createDbRecord(
-        id,
-        handler.runtime_type,
-        spec,
-        image.names[0] ?? image.id,
-        'sandbox',
-        id,
-      );
-      undo.push(() => this.d.containers.delete(CRI_NAMESPACE, id));
       await this.d.store.sandboxes.put(rec);
       undo.push(() => this.d.store.sandboxes.delete(id));
 
@@ -465,45 +470,51 @@ export class CriRuntime {
     this.names.reserve(name, id);
     const undo: (() => Promise<unknown>)[] = [async () => this.names.release(name)];
     try {
-      const image = await this.requireImage(config.image.image, 'config.image.image');
+      const imageName = config.image.image;
+      const image = await this.requireImage(imageName, 'config.image.image');
       const top = await this.d.images.ensureUnpacked(image);
-      const mounts = await this.d.snapshotter.prepare(CRI_NAMESPACE, id, top, {
-        labels: { [KIND_LABEL]: 'container' },
+      // Under a lease until the record refers to the snapshot: the collector may run between.
+      const user = await this.d.images.withLease(async (lease) => {
+        const mounts = await this.d.snapshotter.prepare(CRI_NAMESPACE, id, top, {
+          labels: { [KIND_LABEL]: 'container' },
+          lease,
+        });
+        undo.push(() => this.d.snapshotter.remove(CRI_NAMESPACE, id));
+        const user = await this.resolveContainerUser(config, image, mounts);
+        const handler = resolveHandler(this.d.config, sb.runtimeHandler);
+        const targetId = config.linux?.securityContext?.namespaceOptions?.targetId;
+        let targetPid: number | undefined;
+        if (config.linux?.securityContext?.namespaceOptions?.pid === NamespaceMode.TARGET) {
+          const target = this.d.store.containers.resolve(targetId ?? '');
+          if (!target.pid)
+            throw errFailedPrecondition(`target container ${target.id} is not running`);
+          targetPid = target.pid;
+        }
+        const spec = containerSpec({
+          id,
+          sandboxId: sb.id,
+          config,
+          sandboxConfig,
+          image,
+          imageName,
+          sandboxPid: sb.pid,
+          targetPid,
+          user,
+          sandboxDir: sb.dir,
+          shmPath: path.join(sb.dir, 'shm'),
+        });
+        await this.createDbRecord(
+          id,
+          handler.runtime_type,
+          spec,
+          image.names[0] ?? image.id,
+          'container',
+          id,
+          sb.id,
+        );
+        undo.push(() => this.d.containers.delete(CRI_NAMESPACE, id));
+        return user;
       });
-      undo.push(() => this.d.snapshotter.remove(CRI_NAMESPACE, id));
-      const user = await this.resolveContainerUser(config, image, mounts);
-      const handler = resolveHandler(this.d.config, sb.runtimeHandler);
-      const targetId = config.linux?.securityContext?.namespaceOptions?.targetId;
-      let targetPid: number | undefined;
-      if (config.linux?.securityContext?.namespaceOptions?.pid === NamespaceMode.TARGET) {
-        const target = this.d.store.containers.resolve(targetId ?? '');
-        if (!target.pid)
-          throw errFailedPrecondition(`target container ${target.id} is not running`);
-        targetPid = target.pid;
-      }
-      const spec = containerSpec({
-        id,
-        sandboxId: sb.id,
-        config,
-        sandboxConfig,
-        image,
-        imageName: config.image.image,
-        sandboxPid: sb.pid,
-        targetPid,
-        user,
-        sandboxDir: sb.dir,
-        shmPath: path.join(sb.dir, 'shm'),
-      });
-      await this.createDbRecord(
-        id,
-        handler.runtime_type,
-        spec,
-        image.names[0] ?? image.id,
-        'container',
-        id,
-        sb.id,
-      );
-      undo.push(() => this.d.containers.delete(CRI_NAMESPACE, id));
       const rec: ContainerRecord = {
         id,
         sandboxId: sb.id,

@@ -16,6 +16,12 @@ export interface TaskRuntimeConfig {
   shim_debug: boolean;
   /** Let Berth's own shim serve from the `start` process (one Node start instead of two). */
   shim_inline_start: boolean;
+  /**
+   * Berth shims kept started ahead of need, per shim binary (inline start
+   * only): a task create hands one its arguments instead of waiting for Node
+   * to start. 0 turns them off.
+   */
+  shim_spares: number;
 }
 
 export const defaultTaskRuntimeConfig: TaskRuntimeConfig = {
@@ -27,4 +33,13 @@ export const defaultTaskRuntimeConfig: TaskRuntimeConfig = {
   shim_shutdown_timeout_ms: 3_000,
   shim_debug: false,
   shim_inline_start: true,
+  shim_spares: 1,
 };
+
+/** Rejects values the manager cannot use; the message names the key. */
+export function checkTaskRuntimeConfig(c: TaskRuntimeConfig): void {
+  const n = c.shim_spares;
+  if (!Number.isInteger(n) || n < 0 || n > 16) {
+    throw new Error(`shim_spares must be an integer from 0 to 16, got ${JSON.stringify(n)}`);
+  }
+}

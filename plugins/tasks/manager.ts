@@ -20,7 +20,16 @@ import { type ShimCommand, commandFor, isBerthShim, resolveShim } from './binary
 import { Bundle, type BundleDirs } from './bundle.js';
 import type { TaskRuntimeConfig } from './config.js';
 import { openShimLog } from './shim-log.js';
-import { type ShimInvocation, dialTarget, runShimDelete, runShimStart } from './shim-process.js';
+import { groupKey, socketPath, toAddress } from '../../shim/address.js';
+import { acceptsConnections } from '../../shim/start.js';
+import {
+  type ShimInvocation,
+  type StartedShim,
+  dialTarget,
+  runShimDelete,
+  runShimStart,
+} from './shim-process.js';
+import { ShimSpares } from './shim-spares.js';
 import { ShimTask, type TaskExitInfo, taskKey } from './shim.js';
 
 /** Exit status reported for a task whose shim vanished: killed by SIGKILL. */
@@ -71,8 +80,22 @@ export class TaskManager {
   /** Keys with a create or delete in progress: a second one is refused, not queued. */
   private readonly busy = new Set<string>();
   private closed = false;
+  /** Berth's own shim, started ahead of need (inline start only). */
+  private readonly spares: ShimSpares;
 
-  constructor(private readonly o: TaskManagerOptions) {}
+  constructor(private readonly o: TaskManagerOptions) {
+    this.spares = new ShimSpares({
+      count: o.config.shim_inline_start ? o.config.shim_spares : 0,
+      env: process.env,
+      args: ['-address', o.address, '-publish-binary', o.publishBinary],
+      onError: (msg) => o.log.warn(msg),
+    });
+  }
+
+  /** Pids of the idle spare shims. */
+  sparePids(): number[] {
+    return this.spares.pids();
+  }
 
   get(namespace: string, id: string): ShimTask {
     const t = this.tasks.get(taskKey(namespace, id));
@@ -142,12 +165,16 @@ export class TaskManager {
         const logReader = openShimLog(bundle.logFifo, this.o.log.child({ task: key }));
         let conn: TtrpcClient;
         try {
-          const addr = await runShimStart(
-            inv,
-            c.runtimeOptions,
-            this.o.config.shim_start_timeout_ms,
-            this.o.config.shim_inline_start && isBerthShim(command),
-          );
+          const inline = this.o.config.shim_inline_start && isBerthShim(command);
+          const addr =
+            (inline ? await this.runningGroupShim(c) : undefined) ??
+            (await runShimStart(
+              inv,
+              c.runtimeOptions,
+              this.o.config.shim_start_timeout_ms,
+              inline,
+              inline ? this.spares.take(command) : undefined,
+            ));
           started = true;
           await bundle.writeAddress(addr.address);
           conn = await TtrpcClient.connect(addr.socket, {
@@ -185,6 +212,25 @@ export class TaskManager {
     }
   }
 
+  /**
+   * Berth's shim already serving the task's group (a pod's later containers),
+   * found where its `start` would look; undefined when the task has a shim of
+   * its own or the group's is not answering (then `start` runs as usual).
+   */
+  private async runningGroupShim(c: CreateTaskOptions): Promise<StartedShim | undefined> {
+    let spec: { annotations?: Record<string, string> } | undefined;
+    try {
+      spec = c.spec ? JSON.parse(Buffer.from(c.spec).toString('utf8')) : undefined;
+    } catch {
+      return undefined; // `start` reports it
+    }
+    const group = groupKey(spec, c.id);
+    if (group === c.id) return undefined;
+    const socket = socketPath(this.o.address, c.namespace, group);
+    if (!(await acceptsConnections(socket))) return undefined;
+    return { socket, address: toAddress(socket) };
+  }
+
   /** Undo a create that failed part way: stop the shim, let it clean up, drop the bundle. */
   private async abandon(
     bundle: Bundle,
@@ -194,9 +240,10 @@ export class TaskManager {
   ): Promise<void> {
     if (shim) {
       shim.expectedClose = true;
+      // Not `now`: a shim serving other containers of the group (a pod) must stay.
       await shim.task
         .shutdown(
-          { id: shim.id, now: true },
+          { id: shim.id, now: false },
           shim.opts({ timeoutMs: this.o.config.shim_shutdown_timeout_ms }),
         )
         .catch(() => {});
@@ -398,7 +445,8 @@ export class TaskManager {
     } catch {
       // Whatever is left, `shim delete` forces.
     }
-    await shim.task.shutdown({ id, now: true }, shim.opts({ timeoutMs })).catch(() => {});
+    // Not `now`: the shim may serve other containers of its group.
+    await shim.task.shutdown({ id, now: false }, shim.opts({ timeoutMs })).catch(() => {});
     shim.disconnect();
   }
 
@@ -460,6 +508,7 @@ export class TaskManager {
     this.closed = true;
     for (const t of this.tasks.values()) t.disconnect();
     this.tasks.clear();
+    await this.spares.close();
   }
 }
 

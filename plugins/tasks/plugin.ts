@@ -5,7 +5,11 @@ import type { MetadataDB } from '../metadata/db.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
 import type { SnapshotService } from '../snapshots/namespaced.js';
 import { getSnapshotService } from '../snapshots/plugin.js';
-import { type TaskRuntimeConfig, defaultTaskRuntimeConfig } from './config.js';
+import {
+  type TaskRuntimeConfig,
+  checkTaskRuntimeConfig,
+  defaultTaskRuntimeConfig,
+} from './config.js';
 import { TaskManager } from './manager.js';
 import { TasksLocal } from './service.js';
 
@@ -20,6 +24,7 @@ export const taskRuntimePlugin: Registration<TaskRuntimeConfig, TaskManager> = {
   requires: [PluginType.Metadata, PluginType.Event],
   config: defaultTaskRuntimeConfig,
   async init(ctx) {
+    checkTaskRuntimeConfig(ctx.config);
     const db = ctx.get<MetadataDB>(PluginType.Metadata);
     const manager = new TaskManager({
       dirs: { state: ctx.state, root: ctx.root },

@@ -3,11 +3,13 @@
 // directory, the runtime options on stdin of `start`, the address on its stdout,
 // a DeleteResponse on the stdout of `delete`.
 
-import { spawn } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { BerthError, errDeadlineExceeded, errNotImplemented } from '../../api/errors.js';
 import { Any } from '../../api/gen/google/protobuf/any.js';
 import { DeleteResponse } from '../../api/gen/containerd/task/v2/shim.js';
 import type { ShimCommand } from './binary.js';
+import { formatAssignment } from '../../shim/spare.js';
 
 export interface ShimInvocation {
   command: ShimCommand;
@@ -32,7 +34,6 @@ interface RunResult {
 
 function flags(inv: ShimInvocation): string[] {
   return [
-    ...inv.command.args,
     '-namespace',
     inv.namespace,
     '-address',
@@ -45,6 +46,19 @@ function flags(inv: ShimInvocation): string[] {
   ];
 }
 
+/** The environment a shim command runs with, as containerd sets it. */
+function shimEnv(inv: ShimInvocation): Record<string, string> {
+  return {
+    TTRPC_ADDRESS: inv.ttrpcAddress,
+    GRPC_ADDRESS: inv.address,
+    NAMESPACE: inv.namespace,
+    MAX_SHIM_VERSION: '2',
+    GOMAXPROCS: '2',
+  };
+}
+
+type ShimChild = ChildProcessByStdio<Writable, Readable, Readable>;
+
 function run(
   inv: ShimInvocation,
   args: string[],
@@ -53,25 +67,28 @@ function run(
   what: string,
   /** Done at end-of-file on stdout and stderr, without waiting for exit (inline start). */
   untilEof = false,
+  /** A spare `start` already running: it gets the arguments on stdin instead of `input`. */
+  spare?: ShimChild,
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(inv.command.command, args, {
-      cwd: inv.bundlePath,
-      env: {
-        ...process.env,
-        TTRPC_ADDRESS: inv.ttrpcAddress,
-        GRPC_ADDRESS: inv.address,
-        NAMESPACE: inv.namespace,
-        MAX_SHIM_VERSION: '2',
-        GOMAXPROCS: '2',
-        // Node prints warnings on stderr, which must not end up next to the address.
-        NODE_NO_WARNINGS: '1',
-        ...(untilEof ? { BERTH_SHIM_INLINE_START: '1' } : {}),
-      },
-      stdio: ['pipe', 'pipe', 'pipe'],
-      // Its own process group, as containerd starts shims (Setpgid).
-      detached: true,
-    });
+    const child: ShimChild =
+      spare ??
+      spawn(inv.command.command, [...inv.command.args, ...args], {
+        cwd: inv.bundlePath,
+        env: {
+          ...process.env,
+          ...shimEnv(inv),
+          // Node prints warnings on stderr, which must not end up next to the address.
+          NODE_NO_WARNINGS: '1',
+          ...(untilEof ? { BERTH_SHIM_INLINE_START: '1' } : {}),
+        },
+        stdio: ['pipe', 'pipe', 'pipe'],
+        // Its own process group, as containerd starts shims (Setpgid).
+        detached: true,
+      });
+    if (spare) {
+      input = Buffer.from(formatAssignment({ args, env: shimEnv(inv), cwd: inv.bundlePath }));
+    }
     const out: Buffer[] = [];
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -162,9 +179,16 @@ export async function runShimStart(
   timeoutMs: number,
   /** The shim supports inline start (Berth's own): one process instead of two. */
   inline = false,
+  /** A spare of this shim to use instead of a new process (inline only). */
+  spare?: ShimChild,
 ): Promise<StartedShim> {
   const input = options ? Any.encode(options).finish() : new Uint8Array();
-  const r = await run(inv, [...flags(inv), 'start'], input, timeoutMs, 'shim start', inline);
+  const args = [...flags(inv), 'start'];
+  let r = await run(inv, args, input, timeoutMs, 'shim start', inline, inline ? spare : undefined);
+  if (spare && inline && r.code !== 0 && r.stdout.length === 0 && r.stderr === '') {
+    // The spare died before it read its assignment (killed meanwhile): start afresh.
+    r = await run(inv, args, input, timeoutMs, 'shim start', inline);
+  }
   const stdout = r.stdout.toString();
   if (r.code !== 0) {
     const why = r.signal ? `signal ${r.signal}` : `exit status ${r.code}`;

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Client } from '../../api/client/client.js';
+import { withLease } from '../../api/client/leased.js';
 import {
   type ContainerEventResponse,
   ImageServiceClient,
@@ -81,27 +82,31 @@ export function criClient(address: string): CriClient {
 export async function importImage(address: string, img: BuiltImage): Promise<void> {
   const c = new Client({ address, namespace: 'k8s.io' });
   try {
-    // The manifest references its config and layers for the garbage collector, as an unpacker's import would.
-    const refs: Record<string, string> = {
-      'containerd.io/gc.ref.content.config': img.config.digest,
-    };
-    img.layers.forEach((l, i) => (refs[`containerd.io/gc.ref.content.l.${i}`] = l.digest));
-    const order = [...img.layers.map((l) => l.digest), img.config.digest, img.manifest.digest];
-    for (const digest of order) {
-      const data = img.blobs.get(digest)!;
-      await c.content.ingest(
-        `import-${digest}`,
-        (async function* () {
-          yield data;
-        })(),
-        {
-          expectedDigest: digest,
-          expectedSize: data.length,
-          labels: digest === img.manifest.digest ? refs : undefined,
-        },
-      );
-    }
-    await c.images.create({ name: img.ref, labels: {}, target: img.manifest });
+    // Under a lease, as every importer works: the collector may run between the
+    // blobs and the image record, and must not take the blobs meanwhile.
+    await withLease(c, async (leased) => {
+      // The manifest references its config and layers for the garbage collector, as an unpacker's import would.
+      const refs: Record<string, string> = {
+        'containerd.io/gc.ref.content.config': img.config.digest,
+      };
+      img.layers.forEach((l, i) => (refs[`containerd.io/gc.ref.content.l.${i}`] = l.digest));
+      const order = [...img.layers.map((l) => l.digest), img.config.digest, img.manifest.digest];
+      for (const digest of order) {
+        const data = img.blobs.get(digest)!;
+        await leased.content.ingest(
+          `import-${digest}`,
+          (async function* () {
+            yield data;
+          })(),
+          {
+            expectedDigest: digest,
+            expectedSize: data.length,
+            labels: digest === img.manifest.digest ? refs : undefined,
+          },
+        );
+      }
+      await leased.images.create({ name: img.ref, labels: {}, target: img.manifest });
+    });
   } finally {
     c.close();
   }
