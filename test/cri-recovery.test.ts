@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CriEnv, podConfig, startCriEnv, waitFor } from './helpers/cri.js';
+import { spdyExec } from './helpers/stream-client.js';
 
 const isRoot = process.getuid?.() === 0;
 const haveCni = existsSync('/usr/lib/cni/bridge');
@@ -52,6 +53,19 @@ describe.skipIf(!isRoot || !haveCni)('CRI recovery after berthd is killed', () =
     );
     await cri().startContainer({ containerId: shortLived });
     const neverStarted = await create('idle', 'true');
+    // Reads its stdin, which only an attach after the restart writes to.
+    const { containerId: reader } = await cri().createContainer({
+      podSandboxId,
+      config: {
+        metadata: { name: 'reader' },
+        image: { image: 'busybox' },
+        command: ['sh', '-c', 'while read l; do echo "got:$l"; [ "$l" = quit ] && exit 3; done'],
+        logPath: 'reader.log',
+        stdin: true,
+      },
+      sandboxConfig: config,
+    });
+    await cri().startContainer({ containerId: reader });
 
     // A second pod, stopped before the crash, must come back stopped.
     const stopped = await cri().runPodSandbox({ config: podConfig('stopped', '') });
@@ -112,6 +126,20 @@ describe.skipIf(!isRoot || !haveCni)('CRI recovery after berthd is killed', () =
     expect(ticks.every(Number.isInteger)).toBe(true);
     // Lines written while berthd was down waited in the pipe: nothing lost, nothing repeated.
     expect(ticks).toEqual(ticks.map((_, i) => ticks[0]! + i));
+
+    // Attach after the restart, stdin included: the recovered FIFOs carry it.
+    const { url } = await cri().attach({ containerId: reader, stdin: true, stdout: true });
+    const attached = await spdyExec(url, { stdin: Buffer.from('hello\nquit\n'), stderr: false });
+    expect(attached.stdout.toString()).toBe('got:hello\ngot:quit\n');
+    expect(
+      await waitFor(
+        () => status(reader),
+        (s) => s.state === 2,
+      ),
+    ).toMatchObject({ exitCode: 3 });
+    expect(await fs.readFile(path.join(logDir, 'reader.log'), 'utf8')).toMatch(
+      / stdout F got:hello\n.* stdout F got:quit\n/s,
+    );
 
     // The recovered pod is fully usable: exec, start the created container, tear down.
     const ex = await cri().execSync({ containerId: ticker, cmd: ['hostname'], timeout: 10 });

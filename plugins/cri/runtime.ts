@@ -4,6 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -891,22 +892,11 @@ export class CriRuntime {
       if (c.state !== 'running') continue;
       const st = await this.taskState(c.id);
       if (st?.status === TaskStatus.RUNNING) {
-        if (c.logPath && st.stdout) {
+        if (st.stdout) {
           try {
-            const fifo = FifoSet.attach({
-              stdin: '',
-              stdout: st.stdout,
-              stderr: st.stderr,
-              terminal: st.terminal,
-            });
-            const writer = new CriLogWriter(c.logPath, this.d.config.max_container_log_line_size);
-            writer.attach(fifo.stdout, 'stdout');
-            if (st.stderr) writer.attach(fifo.stderr, 'stderr');
-            fifo.detach();
-            this.logs.set(c.id, { writer, fifo });
-            this.events.emit('stdio', { id: c.id, fifo, tty: st.terminal, stdinOnce: false });
+            this.reattachStdio(c, st);
           } catch (err) {
-            this.d.log.warn({ err, container: c.id }, 'container log cannot be reattached');
+            this.d.log.warn({ err, container: c.id }, 'container stdio cannot be reattached');
           }
         }
         this.watchExit(c.id, 'container');
@@ -922,6 +912,40 @@ export class CriRuntime {
         await this.d.store.containers.put(c);
       }
     }
+  }
+
+  /**
+   * A running container's recorded FIFOs, opened again after a restart: the log
+   * continues, and attach works as before, stdin included while the shim still
+   * reads it (after a stdin_once close nobody does, and it stays closed).
+   */
+  private reattachStdio(
+    c: ContainerRecord,
+    st: { stdin: string; stdout: string; stderr: string; terminal: boolean },
+  ): void {
+    const config = ContainerConfig.fromJSON(c.config);
+    const fifo = FifoSet.attach({
+      stdin: config.stdin && st.stdin && fifoHasReader(st.stdin) ? st.stdin : '',
+      stdout: st.stdout,
+      stderr: st.stderr,
+      terminal: st.terminal,
+    });
+    if (c.logPath) {
+      const writer = new CriLogWriter(c.logPath, this.d.config.max_container_log_line_size);
+      writer.attach(fifo.stdout, 'stdout');
+      if (st.stderr) writer.attach(fifo.stderr, 'stderr');
+      this.logs.set(c.id, { writer, fifo });
+    } else {
+      fifo.stdout.resume();
+      fifo.stderr.resume();
+    }
+    fifo.detach();
+    this.events.emit('stdio', {
+      id: c.id,
+      fifo,
+      tty: st.terminal,
+      stdinOnce: config.stdinOnce,
+    });
   }
 
   private async taskState(id: string) {
@@ -978,4 +1002,19 @@ export function signalNumber(s: string): number {
   if (/^\d+$/.test(s)) return Number(s);
   const up = s.toUpperCase();
   return SIGNALS[up.startsWith('SIG') ? up : `SIG${up}`] ?? 15;
+}
+
+/**
+ * Whether some process has `file` (a FIFO) open for reading: opening it
+ * write-only without blocking fails with ENXIO when nobody does.
+ */
+function fifoHasReader(file: string): boolean {
+  try {
+    fsSync.closeSync(
+      fsSync.openSync(file, fsSync.constants.O_WRONLY | fsSync.constants.O_NONBLOCK),
+    );
+    return true;
+  } catch {
+    return false;
+  }
 }

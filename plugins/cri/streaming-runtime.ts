@@ -136,9 +136,7 @@ export class CriStreamingRuntime implements StreamingRuntime {
     const rec = this.runningContainer(containerId);
     const hub = this.hubs.get(rec.id);
     if (!hub) {
-      throw errFailedPrecondition(
-        `container ${rec.id} has no attachable stdio (started before berthd restarted?)`,
-      );
+      throw errFailedPrecondition(`container ${rec.id} has no attachable stdio`);
     }
     await hub.attach(streams);
   }
