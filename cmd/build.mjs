@@ -20,10 +20,6 @@
 // to its own directory in node_modules. @grpc/proto-loader (and protobufjs
 // under it) only serves grpc-js's channelz and ORCA services, which Berth never
 // registers; left out, it is still resolved from node_modules if required.
-//
-// Helper scripts berthd runs as child processes, found next to the module that
-// runs them (import.meta.url), are bundled next to the berthd bundle as well:
-//   netns-dial.js            plugins/cri/netns-dial.ts (port-forward's dialer)
 
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
@@ -35,30 +31,12 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = path.resolve(process.argv[2] ?? path.join(root, 'dist'));
 
 const PROGRAMS = { berthd: 'cmd/berthd.ts', berth: 'cmd/berth.ts' };
-/** Run as `node <file>` by berthd; ESM like the package (its "type" is "module"). */
-const HELPERS = {
-  'netns-dial.js': 'plugins/cri/netns-dial.ts',
-};
 const LAUNCHER = 'launch-cached.cjs';
 
 mkdirSync(outdir, { recursive: true });
 copyFileSync(path.join(root, 'cmd', LAUNCHER), path.join(outdir, LAUNCHER));
 
 const kib = (file) => `${(statSync(file).size / 1024).toFixed(0)} KiB`;
-
-for (const [file, entry] of Object.entries(HELPERS)) {
-  const out = path.join(outdir, file);
-  await build({
-    entryPoints: [path.join(root, entry)],
-    outfile: out,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'esm',
-    logLevel: 'warning',
-  });
-  process.stdout.write(`${path.relative(process.cwd(), out)} ${kib(out)}\n`);
-}
 
 for (const [name, entry] of Object.entries(PROGRAMS)) {
   const bundle = path.join(outdir, `${name}.bundle.cjs`);

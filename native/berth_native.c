@@ -1,7 +1,8 @@
 // Berth's native addon: the few Linux syscalls Node's runtime does not expose and
 // a shim needs — child subreaper and reaping of orphans, receiving a pty master
-// over SCM_RIGHTS, mount/umount2, mknod, l*xattr, setns/unshare, and pinning a
-// new network namespace for a pod.
+// over SCM_RIGHTS, mount/umount2, mknod, l*xattr, setns/unshare, and the two
+// network-namespace jobs of the CRI: pinning a pod's new namespace, and a TCP
+// connection to localhost inside one (port-forward).
 //
 // Plain N-API (C, no node-addon-api). Every failing syscall throws an Error
 // shaped like Node's own fs errors: code ('ENOENT'), errno (negative, as libuv
@@ -13,8 +14,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/time.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -99,6 +102,12 @@ static int get_string(napi_env env, napi_value arg, char *buf, size_t len, int o
   }
   *out = buf;
   return 0;
+}
+
+static int is_exception_pending(napi_env env) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  return pending;
 }
 
 static int get_int64(napi_env env, napi_value arg, int64_t *out) {
@@ -541,6 +550,142 @@ static napi_value pin_netns(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+// connectInNetns(netnsPath: string, ipv6: boolean, port: number, timeoutMs: number): Promise<number>.
+// A TCP connection to localhost:port (127.0.0.1 or ::1) inside the network
+// namespace pinned at netnsPath; resolves with the connected fd (close-on-exec).
+// A socket belongs to the namespace it was created in, so only its creation
+// needs the namespace: that happens on a throwaway thread, as for pinNetns.
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char netns[PATH_ARG];
+  int ipv6;
+  int port;
+  int timeout_ms;
+  int fd;
+  int err;
+  const char *syscall;
+} connect_netns_job;
+
+static void *connect_netns_thread(void *data) {
+  connect_netns_job *job = data;
+  int ns = open(job->netns, O_RDONLY | O_CLOEXEC);
+  if (ns < 0) {
+    job->err = errno;
+    job->syscall = "open";
+    return NULL;
+  }
+  int rc = setns(ns, CLONE_NEWNET);
+  int setns_errno = errno;
+  close(ns);
+  if (rc != 0) {
+    job->err = setns_errno;
+    job->syscall = "setns";
+    return NULL;
+  }
+  int fd = socket(job->ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    job->err = errno;
+    job->syscall = "socket";
+    return NULL;
+  }
+  // SO_SNDTIMEO bounds a blocking connect (a listener whose backlog is full).
+  struct timeval tv = {.tv_sec = job->timeout_ms / 1000, .tv_usec = (job->timeout_ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  struct sockaddr_storage addr;
+  socklen_t len;
+  memset(&addr, 0, sizeof addr);
+  if (job->ipv6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&addr;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons((uint16_t)job->port);
+    a->sin6_addr = in6addr_loopback;
+    len = sizeof *a;
+  } else {
+    struct sockaddr_in *a = (struct sockaddr_in *)&addr;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)job->port);
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof *a;
+  }
+  do rc = connect(fd, (struct sockaddr *)&addr, len);
+  while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    job->err = errno == EINPROGRESS ? ETIMEDOUT : errno;
+    job->syscall = "connect";
+    close(fd);
+    return NULL;
+  }
+  // The send timeout was for connect only.
+  struct timeval none = {0, 0};
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof none);
+  job->fd = fd;
+  return NULL;
+}
+
+static void connect_netns_execute(napi_env env, void *data) {
+  (void)env;
+  connect_netns_job *job = data;
+  pthread_t t;
+  int rc = pthread_create(&t, NULL, connect_netns_thread, job);
+  if (rc != 0) {
+    job->err = rc;
+    job->syscall = "pthread_create";
+    return;
+  }
+  pthread_join(t, NULL);
+}
+
+static void connect_netns_complete(napi_env env, napi_status status, void *data) {
+  connect_netns_job *job = data;
+  if (status != napi_ok && job->err == 0) job->err = ECANCELED;
+  if (job->err) {
+    if (job->fd >= 0) close(job->fd);
+    const char *path = strcmp(job->syscall, "connect") == 0 ? NULL : job->netns;
+    napi_reject_deferred(env, job->deferred, make_errno_error(env, job->err, job->syscall, path));
+  } else {
+    napi_value fd;
+    napi_create_int32(env, job->fd, &fd);
+    napi_resolve_deferred(env, job->deferred, fd);
+  }
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static napi_value connect_in_netns(napi_env env, napi_callback_info info) {
+  napi_value argv[4], promise, resource_name;
+  if (get_args(env, info, 4, argv)) return NULL;
+  connect_netns_job *job = calloc(1, sizeof *job);
+  if (!job) return throw_errno(env, ENOMEM, "connectInNetns", NULL);
+  job->fd = -1;
+  const char *netns;
+  bool ipv6 = false;
+  int64_t port, timeout;
+  if (get_string(env, argv[0], job->netns, sizeof job->netns, 0, &netns) ||
+      napi_get_value_bool(env, argv[1], &ipv6) != napi_ok || get_int64(env, argv[2], &port) ||
+      get_int64(env, argv[3], &timeout)) {
+    free(job);
+    if (!is_exception_pending(env)) napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected (string, boolean, number, number)");
+    return NULL;
+  }
+  if (port < 1 || port > 65535 || timeout < 1 || timeout > 3600000) {
+    free(job);
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "port must be 1-65535 and timeout 1 ms to 1 h");
+    return NULL;
+  }
+  job->ipv6 = ipv6;
+  job->port = (int)port;
+  job->timeout_ms = (int)timeout;
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
+    free(job);
+    return NULL;
+  }
+  napi_create_string_utf8(env, "berth:connectInNetns", NAPI_AUTO_LENGTH, &resource_name);
+  CHECK(napi_create_async_work(env, NULL, resource_name, connect_netns_execute, connect_netns_complete, job, &job->work));
+  CHECK(napi_queue_async_work(env, job->work));
+  return promise;
+}
+
 // setWinsize(fd, rows, cols): TIOCSWINSZ on a pty master, which also delivers
 // SIGWINCH to the terminal's foreground process group.
 static napi_value do_set_winsize(napi_env env, napi_callback_info info) {
@@ -609,6 +754,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setWinsize", NULL, do_set_winsize, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dup2", NULL, do_dup2, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pinNetns", NULL, pin_netns, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"connectInNetns", NULL, connect_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
   napi_value table, v;

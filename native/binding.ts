@@ -41,6 +41,7 @@ export interface NativeBinding {
   setWinsize(fd: number, rows: number, cols: number): void;
   dup2(oldfd: number, newfd: number): void;
   pinNetns(target: string): Promise<void>;
+  connectInNetns(netns: string, ipv6: boolean, port: number, timeoutMs: number): Promise<number>;
   constants: Record<string, number>;
 }
 

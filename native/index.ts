@@ -11,6 +11,7 @@ export {
 } from './console-socket.js';
 export { Reaper, type ProcessExit, type ReaperOptions } from './reaper.js';
 export {
+  connectInNetns,
   dup2,
   getChildSubreaper,
   lgetxattr,

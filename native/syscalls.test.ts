@@ -14,6 +14,8 @@ import {
   writeSync,
   existsSync,
 } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -28,6 +30,7 @@ import {
   makedev,
   mknod,
   mount,
+  connectInNetns,
   pinNetns,
   setChildSubreaper,
   setns,
@@ -286,6 +289,84 @@ describe('pinNetns', () => {
       threadNetns().every((n) => n === 'gone' || n === readlinkSync('/proc/self/ns/net')),
     ).toBe(true);
     expect(() => pinNetns(42 as unknown as string)).toThrow(/expected a string/);
+  });
+});
+
+describe('connectInNetns', () => {
+  const children: ChildProcess[] = [];
+  afterEach(() => {
+    for (const c of children.splice(0)) c.kill('SIGKILL');
+  });
+
+  /** A TCP server on 127.0.0.1:port inside the namespace at `ns`, greeting each client. */
+  async function serveInNetns(ns: string, port: number): Promise<void> {
+    execFileSync('nsenter', [`--net=${ns}`, 'ip', 'link', 'set', 'lo', 'up']);
+    const script = `require('net').createServer((s) => s.end('hello from the pod')).listen(${port}, '127.0.0.1', () => console.log('ready'))`;
+    const child = spawn('nsenter', [`--net=${ns}`, process.execPath, '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(child);
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`listener exited with ${code}`)));
+    });
+  }
+
+  it('connects to localhost inside the namespace, not the host', async () => {
+    const ns = join(dir, 'ns');
+    writeFileSync(ns, '');
+    await pinNetns(ns);
+    mounted.push(ns);
+    const port = 20000 + (process.pid % 20000);
+    // Loopback is down in a new namespace: nothing is reachable yet.
+    await expect(connectInNetns(ns, false, port, 1000)).rejects.toMatchObject({
+      code: expect.stringMatching(/^(ENETUNREACH|ECONNREFUSED)$/),
+      syscall: 'connect',
+    });
+    await serveInNetns(ns, port);
+    const fd = await connectInNetns(ns, false, port, 1000);
+    const sock = new net.Socket({ fd, readable: true, writable: true });
+    const text = await new Promise<string>((resolve, reject) => {
+      let got = '';
+      sock.setEncoding('utf8');
+      sock.on('data', (d: string) => (got += d));
+      sock.once('end', () => resolve(got));
+      sock.once('error', reject);
+    });
+    sock.destroy();
+    expect(text).toBe('hello from the pod');
+    // The same port on the host's loopback has no listener: the connection was the pod's.
+    await expect(
+      new Promise((resolve, reject) =>
+        net.connect(port, '127.0.0.1').once('connect', resolve).once('error', reject),
+      ),
+    ).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    // Nothing of this process moved into the namespace.
+    const own = readlinkSync('/proc/self/ns/net');
+    expect(
+      readdirSync('/proc/self/task').every((t) => {
+        try {
+          return readlinkSync(`/proc/self/task/${t}/ns/net`) === own;
+        } catch {
+          return true; // a thread that ended meanwhile
+        }
+      }),
+    ).toBe(true);
+  });
+
+  it('names what failed: a missing file, a file that is no namespace, bad arguments', async () => {
+    await expect(connectInNetns(join(dir, 'absent'), false, 80, 1000)).rejects.toMatchObject({
+      code: 'ENOENT',
+      syscall: 'open',
+    });
+    const plain = join(dir, 'plain');
+    writeFileSync(plain, '');
+    await expect(connectInNetns(plain, false, 80, 1000)).rejects.toMatchObject({
+      code: 'EINVAL',
+      syscall: 'setns',
+    });
+    expect(() => connectInNetns(plain, false, 0, 1000)).toThrow(/port must be/);
+    expect(() => connectInNetns(plain, false, 70000, 1000)).toThrow(/port must be/);
   });
 });
 

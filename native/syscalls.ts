@@ -83,3 +83,18 @@ export function dup2(oldfd: number, newfd: number): void {
 export function pinNetns(target: string): Promise<void> {
   return binding().pinNetns(target);
 }
+
+/**
+ * A TCP connection to localhost:port (127.0.0.1, or ::1 with `ipv6`) inside the
+ * network namespace pinned at `netns`; resolves with the connected fd. The
+ * socket is made on a throwaway thread: the calling process's namespaces never
+ * change. `timeoutMs` bounds the connect.
+ */
+export function connectInNetns(
+  netns: string,
+  ipv6: boolean,
+  port: number,
+  timeoutMs: number,
+): Promise<number> {
+  return binding().connectInNetns(netns, ipv6, port, timeoutMs);
+}

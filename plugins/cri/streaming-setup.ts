@@ -58,7 +58,6 @@ export async function startCriStreaming(rt: CriRuntime, cfg: CriConfig): Promise
       rt.events.off('event', onEvent);
       await server.close();
       hubs.close();
-      dialer.close();
     },
   };
 }
