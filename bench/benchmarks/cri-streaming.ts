@@ -4,31 +4,18 @@
 // busybox nc in a pod with its own network namespace. The client is the test
 // suite's SPDY/WebSocket client (no flow control, like moby/spdystream).
 //
-// Only berthd is measured: Debian's containerd 1.6 CRI would need the fixture
-// images exported as archives, its own CNI and CRI config; not wired yet.
+// Side by side with Debian's containerd 1.6 CRI (bench/lib/cri-hosts.ts), one
+// daemon at a time. A transport a daemon does not offer is shown as "-" with
+// the reason below the table.
 
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Benchmark, BenchContext } from '../benchmark.js';
-import { BERTHD } from '../lib/paths.js';
-import { terminate } from '../lib/processes.js';
+import { CONTAINER_IMAGE, type CriHost, measureEachCriSubject } from '../lib/cri-hosts.js';
 import { summarize } from '../lib/stats.js';
-import { printTable } from '../lib/table.js';
-import { pauseImage, busyboxImage } from '../../test/fixtures/image-builder.js';
-import {
-  type CriClient,
-  criClient,
-  importImage,
-  podConfig,
-  testNetwork,
-  unmountUnder,
-  waitFor,
-} from '../../test/helpers/cri.js';
-import { waitForSocket } from '../../test/helpers/daemon.js';
+import { printComparison } from '../lib/table.js';
+import { podConfig, waitFor } from '../../test/helpers/cri.js';
 import { SpdyClient, spdyExec, wsExec } from '../../test/helpers/stream-client.js';
 
 const MB = 1024 * 1024;
@@ -36,69 +23,19 @@ const TRANSFER = 256 * MB;
 const ECHO_PORT = 9000;
 const SOURCE_PORT = 9001;
 
-interface CriEnv {
-  cri: CriClient;
-  work: string;
-}
-
-/** berthd with the CRI on a private bridge network, the fixture images imported; all undone by cleanup. */
-async function startCri(ctx: BenchContext): Promise<CriEnv> {
-  const work = await mkdtemp(path.join(os.tmpdir(), 'berth-bench-cri-'));
-  ctx.cleanup.defer('CRI work directory', () => rm(work, { recursive: true, force: true }));
-  const net = await testNetwork(work);
-  ctx.cleanup.defer('CNI bridge', () => net.dispose());
-  const address = path.join(work, 'berth.sock');
-  const config = path.join(work, 'config.toml');
-  await writeFile(
-    config,
-    [
-      'version = 1',
-      '[plugins."io.berth.grpc.v1.cri"]',
-      'sandbox_image = "registry.k8s.io/pause:3.9"',
-      '[plugins."io.berth.grpc.v1.cri".cni]',
-      `conf_dir = "${net.confDir}"`,
-      'bin_dirs = ["/usr/lib/cni"]',
-      '',
-    ].join('\n'),
-  );
-  const root = path.join(work, 'root');
-  const state = path.join(work, 'state');
-  const proc = spawn(
-    process.execPath,
-    [BERTHD, '--config', config, '--root', root, '--state', state, '--address', address],
-    { stdio: 'ignore' },
-  );
-  ctx.cleanup.defer('berthd', async () => {
-    if (proc.pid) await terminate(proc.pid, { graceMs: 10_000 });
-    await unmountUnder(work);
-  });
-  await waitForSocket(address, 20_000, proc);
-  const cri = criClient(address);
-  // Pods first (netns, CNI, mounts go through the CRI), before berthd is stopped.
-  ctx.cleanup.defer('CRI pods', async () => {
-    const pods = await cri.runtime.listPodSandbox({}).catch(() => ({ items: [] }));
-    for (const p of pods.items)
-      await cri.runtime.removePodSandbox({ podSandboxId: p.id }).catch(() => {});
-    cri.close();
-  });
-  await importImage(address, await pauseImage());
-  await importImage(address, await busyboxImage());
-  return { cri, work };
-}
-
 async function runContainer(
-  env: CriEnv,
+  h: CriHost,
   podId: string,
   logDir: string,
   name: string,
   command: string[],
 ): Promise<string> {
-  const { containerId } = await env.cri.runtime.createContainer({
+  const { containerId } = await h.cri.runtime.createContainer({
     podSandboxId: podId,
-    config: { metadata: { name }, image: { image: 'busybox' }, command },
+    config: { metadata: { name }, image: { image: CONTAINER_IMAGE }, command },
     sandboxConfig: podConfig('bench', logDir),
   });
-  await env.cri.runtime.startContainer({ containerId });
+  await h.cri.runtime.startContainer({ containerId });
   return containerId;
 }
 
@@ -147,79 +84,80 @@ async function forward(
   };
 }
 
-export const criStreamingBenchmark: Benchmark = {
-  name: 'cri-streaming',
-  description: 'CRI exec round trips (ExecSync, SPDY, WebSocket) and port-forward throughput',
-  async run(ctx) {
-    ctx.progress('starting berthd with the CRI');
-    const env = await startCri(ctx);
-    const logDir = path.join(env.work, 'logs');
-    const { podSandboxId } = await env.cri.runtime.runPodSandbox({
-      config: podConfig('bench', logDir),
-    });
-    const shell = await runContainer(env, podSandboxId, logDir, 'shell', [
-      '/bin/busybox',
-      'sleep',
-      '100000',
-    ]);
-    await runContainer(env, podSandboxId, logDir, 'echo', [
-      '/bin/busybox',
-      'nc',
-      '-ll',
-      '-p',
-      String(ECHO_PORT),
-      '-e',
-      '/bin/busybox',
-      'cat',
-    ]);
-    await runContainer(env, podSandboxId, logDir, 'source', [
-      '/bin/busybox',
-      'nc',
-      '-ll',
-      '-p',
-      String(SOURCE_PORT),
-      '-e',
-      '/bin/busybox',
-      'head',
-      '-c',
-      String(TRANSFER),
-      '/dev/zero',
-    ]);
+interface Result {
+  execSync: number[];
+  spdy: number[];
+  ws: number[] | string;
+  wsProtocol: string;
+  echo: { seconds: number };
+  download: { seconds: number };
+}
 
-    const rt = env.cri.runtime;
-    const execSync = await timed(ctx, 'ExecSync', async () => {
-      const r = await rt.execSync({ containerId: shell, cmd: ['/bin/true'], timeout: 0 });
-      if (r.exitCode !== 0) throw new Error(`ExecSync /bin/true exited ${r.exitCode}`);
-    });
-    const streamUrl = async () =>
-      (await rt.exec({ containerId: shell, cmd: ['/bin/true'], stdout: true, stderr: true })).url;
-    const spdy = await timed(ctx, 'Exec over SPDY', async () => {
-      const r = await spdyExec(await streamUrl(), { protocols: ['v4.channel.k8s.io'] });
-      if (r.exitCode !== 0) throw new Error(`SPDY exec: ${JSON.stringify(r.exitCode)}`);
-    });
-    const ws = await timed(ctx, 'Exec over WebSocket', async () => {
-      const r = await wsExec(await streamUrl(), { protocols: ['v5.channel.k8s.io'] });
+async function measure(ctx: BenchContext, h: CriHost): Promise<Result> {
+  const logDir = path.join(h.dir, 'stream-logs');
+  const { podSandboxId } = await h.cri.runtime.runPodSandbox({
+    config: podConfig('bench', logDir),
+  });
+  const shell = await runContainer(h, podSandboxId, logDir, 'shell', [
+    '/bin/busybox',
+    'sleep',
+    '100000',
+  ]);
+  await runContainer(h, podSandboxId, logDir, 'echo', [
+    '/bin/busybox',
+    'nc',
+    '-ll',
+    '-p',
+    String(ECHO_PORT),
+    '-e',
+    '/bin/busybox',
+    'cat',
+  ]);
+  await runContainer(h, podSandboxId, logDir, 'source', [
+    '/bin/busybox',
+    'nc',
+    '-ll',
+    '-p',
+    String(SOURCE_PORT),
+    '-e',
+    '/bin/busybox',
+    'head',
+    '-c',
+    String(TRANSFER),
+    '/dev/zero',
+  ]);
+
+  const rt = h.cri.runtime;
+  const execSync = await timed(ctx, `${h.label}: ExecSync`, async () => {
+    const r = await rt.execSync({ containerId: shell, cmd: ['/bin/true'], timeout: 0 });
+    if (r.exitCode !== 0) throw new Error(`ExecSync /bin/true exited ${r.exitCode}`);
+  });
+  const streamUrl = async () =>
+    (await rt.exec({ containerId: shell, cmd: ['/bin/true'], stdout: true, stderr: true })).url;
+  const spdy = await timed(ctx, `${h.label}: Exec over SPDY`, async () => {
+    const r = await spdyExec(await streamUrl(), { protocols: ['v4.channel.k8s.io'] });
+    if (r.exitCode !== 0) throw new Error(`SPDY exec: ${JSON.stringify(r.exitCode)}`);
+  });
+  let ws: number[] | string;
+  let wsProtocol = '';
+  try {
+    ws = await timed(ctx, `${h.label}: Exec over WebSocket`, async () => {
+      const r = await wsExec(await streamUrl(), {
+        protocols: ['v5.channel.k8s.io', 'v4.channel.k8s.io'],
+      });
+      wsProtocol = r.protocol;
       if (r.exitCode !== 0) throw new Error(`WebSocket exec: ${JSON.stringify(r.exitCode)}`);
     });
-    const row = (label: string, s: number[]) => {
-      const m = summarize(s);
-      return [label, m.median, m.p90, m.min, m.max];
-    };
-    printTable(
-      `CRI exec of /bin/true, round trip (ms, ${ctx.runs} runs)`,
-      ['', 'median', 'p90', 'min', 'max'],
-      [
-        row('ExecSync', execSync),
-        row('Exec + SPDY/3.1 (v4.channel.k8s.io)', spdy),
-        row('Exec + WebSocket (v5.channel.k8s.io)', ws),
-      ],
-    );
+  } catch (err) {
+    ws = (err as Error).message;
+  }
 
-    ctx.progress('port-forward');
-    const { url } = await rt.portForward({ podSandboxId, port: [] });
-    const { client } = await SpdyClient.connect(url, ['portforward.k8s.io']);
-    if (!client) throw new Error('port-forward upgrade refused');
-    ctx.cleanup.defer('port-forward connection', () => client.destroy());
+  ctx.progress(`${h.label}: port-forward`);
+  const { url } = await rt.portForward({ podSandboxId, port: [] });
+  const { client } = await SpdyClient.connect(url, ['portforward.k8s.io']);
+  if (!client) throw new Error(`${h.label}: port-forward upgrade refused`);
+  ctx.cleanup.defer(`${h.label} port-forward connection`, () => client.destroy());
+  try {
     // nc comes up asynchronously after StartContainer.
     await waitFor(
       () => forward(client, ECHO_PORT, 0, MB).catch(() => undefined),
@@ -232,15 +170,53 @@ export const criStreamingBenchmark: Benchmark = {
     }
     const download = await forward(client, SOURCE_PORT, 2, 0);
     if (download.received !== TRANSFER) throw new Error(`download got ${download.received} bytes`);
+    return { execSync, spdy, ws, wsProtocol, echo, download };
+  } finally {
     client.destroy();
-    const mbps = (bytes: number, s: number) => bytes / MB / s;
-    printTable(
-      `CRI port-forward over SPDY/3.1 to busybox nc in the pod (${TRANSFER / MB} MiB)`,
-      ['', 'MiB/s', 'seconds'],
-      [
-        ['echo (client → pod → client, concurrent)', mbps(TRANSFER, echo.seconds), echo.seconds],
-        ['download (pod → client)', mbps(TRANSFER, download.seconds), download.seconds],
+  }
+}
+
+export const criStreamingBenchmark: Benchmark = {
+  name: 'cri-streaming',
+  description:
+    'CRI exec round trips (ExecSync, SPDY, WebSocket) and port-forward throughput — berthd vs containerd 1.6',
+  async run(ctx) {
+    const run = await measureEachCriSubject(ctx, 'cri-streaming', 210, (h) => measure(ctx, h));
+    if (!run) return;
+    const { labels, ratios, results } = run;
+    const col = (f: (r: Result) => number | undefined) => results.map(f);
+    const med = (s: number[] | string) => (typeof s === 'string' ? undefined : summarize(s).median);
+    const p90 = (s: number[] | string) => (typeof s === 'string' ? undefined : summarize(s).p90);
+    printComparison({
+      title: `CRI exec of /bin/true, round trip (ms, ${ctx.runs} runs)`,
+      subjects: labels,
+      ratios,
+      rows: [
+        { metric: 'ExecSync, median', values: col((r) => med(r.execSync)) },
+        { metric: 'ExecSync, p90', values: col((r) => p90(r.execSync)) },
+        { metric: 'Exec + SPDY/3.1 (v4.channel.k8s.io), median', values: col((r) => med(r.spdy)) },
+        { metric: 'Exec + SPDY/3.1, p90', values: col((r) => p90(r.spdy)) },
+        { metric: 'Exec + WebSocket, median', values: col((r) => med(r.ws)) },
+        { metric: 'Exec + WebSocket, p90', values: col((r) => p90(r.ws)) },
       ],
-    );
+    });
+    results.forEach((r, i) => {
+      const how =
+        typeof r.ws === 'string' ? `failed: ${r.ws}` : `negotiated ${r.wsProtocol || '?'}`;
+      process.stdout.write(`  WebSocket exec, ${labels[i]}: ${how}\n`);
+    });
+    const mbps = (s: number) => TRANSFER / MB / s;
+    printComparison({
+      title: `CRI port-forward over SPDY/3.1 to busybox nc in the pod (${TRANSFER / MB} MiB, MiB/s)`,
+      subjects: labels,
+      ratios,
+      rows: [
+        {
+          metric: 'echo (client → pod → client, concurrent)',
+          values: col((r) => mbps(r.echo.seconds)),
+        },
+        { metric: 'download (pod → client)', values: col((r) => mbps(r.download.seconds)) },
+      ],
+    });
   },
 };

@@ -16,228 +16,19 @@
 // content and images API, containerd with `ctr -n k8s.io images import`). One
 // subject runs at a time, so neither's processes change the other's PSS.
 
-import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { promisify } from 'node:util';
 import type { Benchmark, BenchContext } from '../benchmark.js';
-import type { Cleanup } from '../lib/cleanup.js';
-import { berthdArgs, cpuMs } from '../lib/daemons.js';
+import { CONTAINER_IMAGE, type CriHost, measureEachCriSubject } from '../lib/cri-hosts.js';
+import { cpuMs } from '../lib/daemons.js';
 import { MiB, readMemory } from '../lib/memory.js';
-import { BERTHD, CONTAINERD, CTR, RUNC_SHIM } from '../lib/paths.js';
 import { sleep } from '../lib/processes.js';
 import { summarize } from '../lib/stats.js';
 import { printComparison } from '../lib/table.js';
-import { processesWithArgument } from '../lib/task-hosts.js';
-import { tempDir } from '../lib/tempdir.js';
-import { waitForVersion } from '../lib/version-probe.js';
-import {
-  busyboxImage,
-  pauseImage,
-  writeImageArchive,
-  type BuiltImage,
-} from '../../test/fixtures/image-builder.js';
-import {
-  type CriClient,
-  criClient,
-  importImage,
-  podConfig,
-  testNetwork,
-  unmountUnder,
-} from '../../test/helpers/cri.js';
-
-const run = promisify(execFile);
+import { podConfig } from '../../test/helpers/cri.js';
 
 export const CRI_PODS = 20;
 const SETTLE_MS = 2000;
-const SANDBOX_IMAGE = 'registry.k8s.io/pause:3.9';
-const CONTAINER_IMAGE = 'docker.io/library/busybox:latest';
-const CNI_BIN = '/usr/lib/cni';
-
-interface CriHost {
-  label: string;
-  pid: number;
-  socket: string;
-  dir: string;
-  cri: CriClient;
-  shimPids(): number[];
-  /** Removes every pod, stops the daemon and removes what it left. */
-  dispose(): Promise<void>;
-}
-
-interface Subject {
-  label: string;
-  available(): string | undefined;
-  start(cleanup: Cleanup, images: BuiltImage[], octet: number): Promise<CriHost>;
-}
-
-/** Starts a daemon, waits for its Version answer, and registers its stop. */
-async function launch(
-  cleanup: Cleanup,
-  command: string,
-  args: string[],
-  socket: string,
-): Promise<{ pid: number; stop: () => Promise<void> }> {
-  let output = '';
-  const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const keep = (b: Buffer) => {
-    output = (output + b.toString()).slice(-32 * 1024);
-  };
-  proc.stdout!.on('data', keep);
-  proc.stderr!.on('data', keep);
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
-  const stop = async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    proc.kill('SIGTERM');
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  const deferred = cleanup.defer(`stop ${command} (pid ${proc.pid})`, stop);
-  try {
-    await waitForVersion(socket, {
-      timeoutMs: 30_000,
-      failed: () =>
-        proc.exitCode !== null ? `${command} exited (${proc.exitCode}):\n${output}` : undefined,
-    });
-  } catch (err) {
-    await deferred.now();
-    throw err;
-  }
-  return { pid: proc.pid!, stop: deferred.now };
-}
-
-/** Every pod through the CRI (netns, CNI, mounts undone), then the daemon and its mounts. */
-function disposer(
-  cri: CriClient,
-  stop: () => Promise<void>,
-  dir: string,
-  shimPids: () => number[],
-): () => Promise<void> {
-  return async () => {
-    const pods = await cri.runtime.listPodSandbox({}).catch(() => ({ items: [] }));
-    for (const p of pods.items) {
-      await cri.runtime.stopPodSandbox({ podSandboxId: p.id }).catch(() => {});
-      await cri.runtime.removePodSandbox({ podSandboxId: p.id }).catch(() => {});
-    }
-    cri.close();
-    const left = shimPids();
-    await stop();
-    // A shim that outlived its pods (it should not) is this run's to end.
-    for (const pid of left) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }
-    await unmountUnder(dir);
-  };
-}
-
-const BERTH: Subject = {
-  label: 'Berth',
-  available: () => (existsSync(BERTHD) ? undefined : `${BERTHD} is not built`),
-  async start(cleanup, images, octet) {
-    const tmp = await tempDir(cleanup, 'berthd-cri-');
-    const dir = tmp.path;
-    const net = await testNetwork(dir, octet);
-    cleanup.defer(`remove bridge ${net.bridge}`, () => net.dispose());
-    const socket = path.join(dir, 'berth.sock');
-    const config = path.join(dir, 'config.toml');
-    await writeFile(
-      config,
-      [
-        'version = 1',
-        '[plugins."io.berth.grpc.v1.cri"]',
-        `sandbox_image = "${SANDBOX_IMAGE}"`,
-        `registry_config_path = "${path.join(dir, 'certs.d')}"`,
-        '[plugins."io.berth.grpc.v1.cri".cni]',
-        `conf_dir = "${net.confDir}"`,
-        `bin_dirs = ["${CNI_BIN}"]`,
-        '',
-      ].join('\n'),
-    );
-    const { pid, stop } = await launch(cleanup, process.execPath, berthdArgs(dir, config), socket);
-    for (const img of images) await importImage(socket, img);
-    const cri = criClient(socket);
-    const shimPids = () => processesWithArgument(socket, [pid, process.pid]);
-    const dispose = disposer(cri, stop, dir, shimPids);
-    const d = cleanup.defer('remove Berth pods', dispose);
-    return { label: 'Berth', pid, socket, dir, cri, shimPids, dispose: d.now };
-  },
-};
-
-/** containerd 1.6 with its CRI plugin, everything under `dir`. */
-function containerdCriConfig(dir: string, socket: string, confDir: string): string {
-  const cri = '[plugins."io.containerd.grpc.v1.cri"]';
-  return [
-    'version = 2',
-    `root = "${dir}/root"`,
-    `state = "${dir}/state"`,
-    '[grpc]',
-    `  address = "${socket}"`,
-    '[ttrpc]',
-    `  address = "${socket}.ttrpc"`,
-    '[debug]',
-    `  address = "${dir}/debug.sock"`,
-    '[plugins."io.containerd.internal.v1.opt"]',
-    `  path = "${dir}/opt"`,
-    '[plugins."io.containerd.monitor.v1.cgroups"]',
-    '  no_prometheus = true',
-    cri,
-    `  sandbox_image = "${SANDBOX_IMAGE}"`,
-    '  disable_tcp_service = true',
-    '  stream_server_address = "127.0.0.1"',
-    '  stream_server_port = "0"',
-    // This machine withholds CAP_SYS_RESOURCE: clamp the pause container's -998 as berthd does.
-    '  restrict_oom_score_adj = true',
-    '  disable_apparmor = true',
-    `${cri.slice(0, -1)}.cni]`,
-    `  bin_dir = "${CNI_BIN}"`,
-    `  conf_dir = "${confDir}"`,
-    `${cri.slice(0, -1)}.containerd]`,
-    '  snapshotter = "overlayfs"',
-    '  default_runtime_name = "runc"',
-    `${cri.slice(0, -1)}.containerd.runtimes.runc]`,
-    '  runtime_type = "io.containerd.runc.v2"',
-    `${cri.slice(0, -1)}.registry]`,
-    `  config_path = "${dir}/certs.d"`,
-    '',
-  ].join('\n');
-}
-
-const CONTAINERD_CRI: Subject = {
-  label: 'containerd',
-  available: () =>
-    [CONTAINERD, CTR, RUNC_SHIM].every((f) => existsSync(f))
-      ? undefined
-      : 'Debian containerd (containerd, ctr, containerd-shim-runc-v2) is not installed',
-  async start(cleanup, images, octet) {
-    const tmp = await tempDir(cleanup, 'ctrd-cri-');
-    const dir = tmp.path;
-    const net = await testNetwork(dir, octet);
-    cleanup.defer(`remove bridge ${net.bridge}`, () => net.dispose());
-    const socket = path.join(dir, 'containerd.sock');
-    const config = path.join(dir, 'config.toml');
-    await writeFile(config, containerdCriConfig(dir, socket, net.confDir));
-    const { pid, stop } = await launch(cleanup, CONTAINERD, ['--config', config], socket);
-    await mkdir(path.join(dir, 'images'), { recursive: true });
-    for (const img of images) {
-      const archive = path.join(dir, 'images', `${img.config.digest.slice(7, 19)}.tar`);
-      writeImageArchive(img, archive);
-      await run(CTR, ['--address', socket, '-n', 'k8s.io', 'images', 'import', archive]);
-    }
-    const cri = criClient(socket);
-    const shimPids = () => processesWithArgument(socket, [pid, process.pid]);
-    const dispose = disposer(cri, stop, dir, shimPids);
-    const d = cleanup.defer('remove containerd pods', dispose);
-    return { label: 'containerd', pid, socket, dir, cri, shimPids, dispose: d.now };
-  },
-};
-
 let podSeq = 0;
 
 async function runPod(h: CriHost): Promise<{ id: string; config: Record<string, unknown> }> {
@@ -350,30 +141,9 @@ export const criBenchmark: Benchmark = {
   name: 'cri',
   description: `CRI runtime.v1: RunPodSandbox, Create+StartContainer, ${CRI_PODS} pods up/down, memory — berthd vs containerd 1.6`,
   async run(ctx) {
-    const subjects: Subject[] = [];
-    for (const s of [BERTH, CONTAINERD_CRI]) {
-      const why = s.available();
-      if (why) process.stdout.write(`(cri: ${s.label} skipped: ${why})\n`);
-      else subjects.push(s);
-    }
-    if (!existsSync(path.join(CNI_BIN, 'bridge'))) {
-      process.stdout.write(`(cri: skipped: no CNI plugins in ${CNI_BIN})\n`);
-      return;
-    }
-    const images = [await pauseImage(), await busyboxImage()];
-    const results: Result[] = [];
-    for (const [i, s] of subjects.entries()) {
-      ctx.progress(`${s.label}: starting`);
-      // A /24 of its own per subject, so the bridges never overlap.
-      const h = await s.start(ctx.cleanup, images, 200 + i);
-      try {
-        results.push(await measure(ctx, h));
-      } finally {
-        await h.dispose();
-      }
-    }
-    const labels = subjects.map((s) => s.label);
-    const ratios: [number, number][] = subjects.length === 2 ? [[0, 1]] : [];
+    const run = await measureEachCriSubject(ctx, 'cri', 200, (h) => measure(ctx, h));
+    if (!run) return;
+    const { labels, ratios, results } = run;
     const col = (f: (r: Result) => number) => results.map(f);
     printComparison({
       title: `CRI latency (ms; median / p90 of ${ctx.runs})`,

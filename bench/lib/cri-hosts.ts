@@ -1,0 +1,265 @@
+// Daemons serving the Kubernetes CRI for the benchmarks, side by side: berthd's
+// CRI plugin (berth-shim) and Debian's containerd 1.6 CRI plugin
+// (containerd-shim-runc-v2). Each gets its own temporary root, its own CNI
+// config with a bridge of its own, and the fixture pause and busybox images
+// (berthd through the content and images API, containerd with
+// `ctr -n k8s.io images import`); everything is undone by the run's cleanup.
+
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { BenchContext } from '../benchmark.js';
+import type { Cleanup } from './cleanup.js';
+import { berthdArgs } from './daemons.js';
+import { BERTHD, CONTAINERD, CTR, RUNC_SHIM } from './paths.js';
+import { processesWithArgument } from './task-hosts.js';
+import { tempDir } from './tempdir.js';
+import { waitForVersion } from './version-probe.js';
+import {
+  busyboxImage,
+  pauseImage,
+  writeImageArchive,
+  type BuiltImage,
+} from '../../test/fixtures/image-builder.js';
+import {
+  type CriClient,
+  criClient,
+  importImage,
+  testNetwork,
+  unmountUnder,
+} from '../../test/helpers/cri.js';
+
+const run = promisify(execFile);
+
+export const SANDBOX_IMAGE = 'registry.k8s.io/pause:3.9';
+export const CONTAINER_IMAGE = 'docker.io/library/busybox:latest';
+export const CNI_BIN = '/usr/lib/cni';
+
+export interface CriHost {
+  label: string;
+  pid: number;
+  socket: string;
+  dir: string;
+  cri: CriClient;
+  shimPids(): number[];
+  /** Removes every pod, stops the daemon and removes what it left. */
+  dispose(): Promise<void>;
+}
+
+export interface CriSubject {
+  label: string;
+  available(): string | undefined;
+  start(cleanup: Cleanup, images: BuiltImage[], octet: number): Promise<CriHost>;
+}
+
+/** Starts a daemon, waits for its Version answer, and registers its stop. */
+async function launch(
+  cleanup: Cleanup,
+  command: string,
+  args: string[],
+  socket: string,
+): Promise<{ pid: number; stop: () => Promise<void> }> {
+  let output = '';
+  const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const keep = (b: Buffer) => {
+    output = (output + b.toString()).slice(-32 * 1024);
+  };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
+  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const stop = async () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  const deferred = cleanup.defer(`stop ${command} (pid ${proc.pid})`, stop);
+  try {
+    await waitForVersion(socket, {
+      timeoutMs: 30_000,
+      failed: () =>
+        proc.exitCode !== null ? `${command} exited (${proc.exitCode}):\n${output}` : undefined,
+    });
+  } catch (err) {
+    await deferred.now();
+    throw err;
+  }
+  return { pid: proc.pid!, stop: deferred.now };
+}
+
+/** Every pod through the CRI (netns, CNI, mounts undone), then the daemon and its mounts. */
+function disposer(
+  cri: CriClient,
+  stop: () => Promise<void>,
+  dir: string,
+  shimPids: () => number[],
+): () => Promise<void> {
+  return async () => {
+    const pods = await cri.runtime.listPodSandbox({}).catch(() => ({ items: [] }));
+    for (const p of pods.items) {
+      await cri.runtime.stopPodSandbox({ podSandboxId: p.id }).catch(() => {});
+      await cri.runtime.removePodSandbox({ podSandboxId: p.id }).catch(() => {});
+    }
+    cri.close();
+    const left = shimPids();
+    await stop();
+    // A shim that outlived its pods (it should not) is this run's to end.
+    for (const pid of left) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    await unmountUnder(dir);
+  };
+}
+
+const BERTH: CriSubject = {
+  label: 'Berth',
+  available: () => (existsSync(BERTHD) ? undefined : `${BERTHD} is not built`),
+  async start(cleanup, images, octet) {
+    const tmp = await tempDir(cleanup, 'berthd-cri-');
+    const dir = tmp.path;
+    const net = await testNetwork(dir, octet);
+    cleanup.defer(`remove bridge ${net.bridge}`, () => net.dispose());
+    const socket = path.join(dir, 'berth.sock');
+    const config = path.join(dir, 'config.toml');
+    await writeFile(
+      config,
+      [
+        'version = 1',
+        '[plugins."io.berth.grpc.v1.cri"]',
+        `sandbox_image = "${SANDBOX_IMAGE}"`,
+        `registry_config_path = "${path.join(dir, 'certs.d')}"`,
+        '[plugins."io.berth.grpc.v1.cri".cni]',
+        `conf_dir = "${net.confDir}"`,
+        `bin_dirs = ["${CNI_BIN}"]`,
+        '',
+      ].join('\n'),
+    );
+    const { pid, stop } = await launch(cleanup, process.execPath, berthdArgs(dir, config), socket);
+    for (const img of images) await importImage(socket, img);
+    const cri = criClient(socket);
+    const shimPids = () => processesWithArgument(socket, [pid, process.pid]);
+    const dispose = disposer(cri, stop, dir, shimPids);
+    const d = cleanup.defer('remove Berth pods', dispose);
+    return { label: 'Berth', pid, socket, dir, cri, shimPids, dispose: d.now };
+  },
+};
+
+/** containerd 1.6 with its CRI plugin, everything under `dir`. */
+function containerdCriConfig(dir: string, socket: string, confDir: string): string {
+  const cri = '[plugins."io.containerd.grpc.v1.cri"]';
+  return [
+    'version = 2',
+    `root = "${dir}/root"`,
+    `state = "${dir}/state"`,
+    '[grpc]',
+    `  address = "${socket}"`,
+    '[ttrpc]',
+    `  address = "${socket}.ttrpc"`,
+    '[debug]',
+    `  address = "${dir}/debug.sock"`,
+    '[plugins."io.containerd.internal.v1.opt"]',
+    `  path = "${dir}/opt"`,
+    '[plugins."io.containerd.monitor.v1.cgroups"]',
+    '  no_prometheus = true',
+    cri,
+    `  sandbox_image = "${SANDBOX_IMAGE}"`,
+    '  disable_tcp_service = true',
+    '  stream_server_address = "127.0.0.1"',
+    '  stream_server_port = "0"',
+    // This machine withholds CAP_SYS_RESOURCE: clamp the pause container's -998 as berthd does.
+    '  restrict_oom_score_adj = true',
+    '  disable_apparmor = true',
+    `${cri.slice(0, -1)}.cni]`,
+    `  bin_dir = "${CNI_BIN}"`,
+    `  conf_dir = "${confDir}"`,
+    `${cri.slice(0, -1)}.containerd]`,
+    '  snapshotter = "overlayfs"',
+    '  default_runtime_name = "runc"',
+    `${cri.slice(0, -1)}.containerd.runtimes.runc]`,
+    '  runtime_type = "io.containerd.runc.v2"',
+    `${cri.slice(0, -1)}.registry]`,
+    `  config_path = "${dir}/certs.d"`,
+    '',
+  ].join('\n');
+}
+
+const CONTAINERD_CRI: CriSubject = {
+  label: 'containerd',
+  available: () =>
+    [CONTAINERD, CTR, RUNC_SHIM].every((f) => existsSync(f))
+      ? undefined
+      : 'Debian containerd (containerd, ctr, containerd-shim-runc-v2) is not installed',
+  async start(cleanup, images, octet) {
+    const tmp = await tempDir(cleanup, 'ctrd-cri-');
+    const dir = tmp.path;
+    const net = await testNetwork(dir, octet);
+    cleanup.defer(`remove bridge ${net.bridge}`, () => net.dispose());
+    const socket = path.join(dir, 'containerd.sock');
+    const config = path.join(dir, 'config.toml');
+    await writeFile(config, containerdCriConfig(dir, socket, net.confDir));
+    const { pid, stop } = await launch(cleanup, CONTAINERD, ['--config', config], socket);
+    await mkdir(path.join(dir, 'images'), { recursive: true });
+    for (const img of images) {
+      const archive = path.join(dir, 'images', `${img.config.digest.slice(7, 19)}.tar`);
+      writeImageArchive(img, archive);
+      await run(CTR, ['--address', socket, '-n', 'k8s.io', 'images', 'import', archive]);
+    }
+    const cri = criClient(socket);
+    const shimPids = () => processesWithArgument(socket, [pid, process.pid]);
+    const dispose = disposer(cri, stop, dir, shimPids);
+    const d = cleanup.defer('remove containerd pods', dispose);
+    return { label: 'containerd', pid, socket, dir, cri, shimPids, dispose: d.now };
+  },
+};
+
+/** The subjects that can run here; the others are named with the reason on stdout. */
+export function availableCriSubjects(benchmark: string): CriSubject[] {
+  const out: CriSubject[] = [];
+  for (const s of [BERTH, CONTAINERD_CRI]) {
+    const why = s.available();
+    if (why) process.stdout.write(`(${benchmark}: ${s.label} skipped: ${why})\n`);
+    else out.push(s);
+  }
+  return out;
+}
+
+/**
+ * Runs `measure` on every available subject, one daemon at a time (each with a
+ * /24 of its own from `octet` up, so bridges never overlap), disposing each
+ * before the next starts. Undefined when the CNI plugins are missing.
+ */
+export async function measureEachCriSubject<R>(
+  ctx: BenchContext,
+  benchmark: string,
+  octet: number,
+  measure: (h: CriHost) => Promise<R>,
+): Promise<{ labels: string[]; ratios: [number, number][]; results: R[] } | undefined> {
+  if (!existsSync(path.join(CNI_BIN, 'bridge'))) {
+    process.stdout.write(`(${benchmark}: skipped: no CNI plugins in ${CNI_BIN})\n`);
+    return undefined;
+  }
+  const subjects = availableCriSubjects(benchmark);
+  const images = [await pauseImage(), await busyboxImage()];
+  const results: R[] = [];
+  for (const [i, s] of subjects.entries()) {
+    ctx.progress(`${s.label}: starting`);
+    const h = await s.start(ctx.cleanup, images, octet + i);
+    try {
+      results.push(await measure(h));
+    } finally {
+      await h.dispose();
+    }
+  }
+  return {
+    labels: subjects.map((s) => s.label),
+    ratios: subjects.length === 2 ? [[0, 1]] : [],
+    results,
+  };
+}
