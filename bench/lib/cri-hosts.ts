@@ -12,7 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { BenchContext } from '../benchmark.js';
 import type { Cleanup } from './cleanup.js';
-import { berthdArgs } from './daemons.js';
+import { berthdArgs, containerdPrivateConfig } from './daemons.js';
 import { BERTHD, CONTAINERD, CTR, RUNC_SHIM } from './paths.js';
 import { processesWithArgument } from './task-hosts.js';
 import { tempDir } from './tempdir.js';
@@ -155,17 +155,7 @@ const BERTH: CriSubject = {
 function containerdCriConfig(dir: string, socket: string, confDir: string): string {
   const cri = '[plugins."io.containerd.grpc.v1.cri"]';
   return [
-    'version = 2',
-    `root = "${dir}/root"`,
-    `state = "${dir}/state"`,
-    '[grpc]',
-    `  address = "${socket}"`,
-    '[ttrpc]',
-    `  address = "${socket}.ttrpc"`,
-    '[debug]',
-    `  address = "${dir}/debug.sock"`,
-    '[plugins."io.containerd.internal.v1.opt"]',
-    `  path = "${dir}/opt"`,
+    ...containerdPrivateConfig(dir, socket),
     '[plugins."io.containerd.monitor.v1.cgroups"]',
     '  no_prometheus = true',
     cri,

@@ -182,13 +182,13 @@ export function startBerthd(cleanup: Cleanup, opts: StartOptions = {}): Promise<
   );
 }
 
-/** The config for a private containerd: everything under `dir`, CRI off, default log level. */
-export function containerdConfig(dir: string, socket: string): string {
+/** What keeps a containerd private to a run: its directories and sockets, all under `dir`. */
+export function containerdPrivateConfig(dir: string, socket: string, topLevel: string[] = []) {
   return [
     'version = 2',
     `root = "${dir}/root"`,
     `state = "${dir}/state"`,
-    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+    ...topLevel,
     '[grpc]',
     `  address = "${socket}"`,
     '[ttrpc]',
@@ -197,6 +197,13 @@ export function containerdConfig(dir: string, socket: string): string {
     `  address = "${dir}/debug.sock"`,
     '[plugins."io.containerd.internal.v1.opt"]',
     `  path = "${dir}/opt"`,
+  ];
+}
+
+/** The config for a private containerd: everything under `dir`, CRI off, default log level. */
+export function containerdConfig(dir: string, socket: string): string {
+  return [
+    ...containerdPrivateConfig(dir, socket, ['disabled_plugins = ["io.containerd.grpc.v1.cri"]']),
     '[plugins."io.containerd.runtime.v1.linux"]',
     `  runtime_root = "${dir}/runtime-v1"`,
     '[plugins."io.containerd.monitor.v1.cgroups"]',
