@@ -4,6 +4,7 @@
 // Bundled into one file (shim/build.mjs) because the daemon runs it per container.
 
 import { fileURLToPath } from 'node:url';
+import { binding, dup2 } from '../native/index.js';
 import { deleteShim } from '../shim/delete.js';
 import { FlagError, parseFlags } from '../shim/flags.js';
 import { runServer } from '../shim/server.js';
@@ -20,7 +21,7 @@ function fail(msg: string, code = 1): never {
  * everything a server needs, then waits for its `start` arguments on stdin.
  */
 async function spareArgs(): Promise<string[]> {
-  await import('../native/index.js');
+  binding(); // finds and loads the addon now, not when the task is waiting
   let assignment;
   try {
     assignment = await receiveAssignment();
@@ -58,7 +59,6 @@ async function main(): Promise<void> {
       return;
     case 'start': {
       if (process.env.BERTH_SHIM_INLINE_START === '1') {
-        const { dup2 } = await import('../native/index.js');
         const r = await startInline(
           flags,
           (f) => runServer(f),

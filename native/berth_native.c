@@ -520,7 +520,10 @@ static void pin_netns_execute(napi_env env, void *data) {
 
 static void pin_netns_complete(napi_env env, napi_status status, void *data) {
   pin_netns_job *job = data;
-  if (status != napi_ok && job->err == 0) job->err = ECANCELED;
+  if (status != napi_ok && job->err == 0) {
+    job->err = ECANCELED;
+    job->syscall = "pinNetns";
+  }
   if (job->err) {
     napi_reject_deferred(env, job->deferred, make_errno_error(env, job->err, job->syscall, job->target));
   } else {
@@ -638,7 +641,10 @@ static void connect_netns_execute(napi_env env, void *data) {
 
 static void connect_netns_complete(napi_env env, napi_status status, void *data) {
   connect_netns_job *job = data;
-  if (status != napi_ok && job->err == 0) job->err = ECANCELED;
+  if (status != napi_ok && job->err == 0) {
+    job->err = ECANCELED;
+    job->syscall = "connectInNetns";
+  }
   if (job->err) {
     if (job->fd >= 0) close(job->fd);
     const char *path = strcmp(job->syscall, "connect") == 0 ? NULL : job->netns;

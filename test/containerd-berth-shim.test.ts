@@ -101,7 +101,10 @@ describe.skipIf(!ready)('containerd with berth-shim', () => {
     expect(exec.stdout).toContain('in-exec');
     expect(exec.code).toBe(4);
     const ps = await ctr('task', 'ps', 'sleeper');
-    expect(ps.stdout).toMatch(/PID/);
+    // The init process, as `task ls` reports it, among the shim's Pids answer.
+    const initPid = /sleeper\s+(\d+)\s+RUNNING/.exec((await ctr('task', 'ls')).stdout)?.[1];
+    expect(initPid).toBeDefined();
+    expect(ps.stdout).toMatch(new RegExp(`^${initPid}\\s`, 'm'));
     expect((await ctr('task', 'kill', '-s', 'SIGKILL', 'sleeper')).code).toBe(0);
     const deadline = Date.now() + 10_000;
     let stopped = '';

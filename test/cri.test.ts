@@ -124,7 +124,11 @@ describe.skipIf(!isRoot || !haveCni)('CRI runtime.v1', () => {
 
     const events = cri.events();
     const seen: number[] = [];
-    events.on('data', (e) => seen.push(e.containerEventType));
+    const podOf: (string | undefined)[] = [];
+    events.on('data', (e) => {
+      seen.push(e.containerEventType);
+      podOf.push(e.podSandboxStatus?.id);
+    });
     events.on('error', () => {});
 
     const { containerId } = await cri.runtime.createContainer({
@@ -207,6 +211,8 @@ describe.skipIf(!isRoot || !haveCni)('CRI runtime.v1', () => {
     ).toBeUndefined();
     events.cancel();
     expect(seen).toEqual(expect.arrayContaining([0, 1, 2, 3]));
+    // Every event names its pod, the deletion included (the kubelet drops those that do not).
+    expect(podOf.every((id) => id === podSandboxId)).toBe(true);
   });
 
   it('reports a non-zero exit as Error with its code', async () => {

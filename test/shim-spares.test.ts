@@ -11,6 +11,9 @@ import { generateDefaultSpec, withEnv, withProcessArgs, withRootfs } from '../ap
 import { busyboxAvailable, makeBusyboxRootfs } from './fixtures/busybox-rootfs.js';
 import { repoRoot, requireBuild, startDaemon, type TestDaemon } from './helpers/daemon.js';
 import { killLeftoverShims, removeAllTasks, taskStateDir, waitFor } from './helpers/tasks.js';
+import { commandFor } from '../plugins/tasks/binary.js';
+import { type ShimInvocation, runShimStart } from '../plugins/tasks/shim-process.js';
+import { ShimSpares } from '../plugins/tasks/shim-spares.js';
 
 const canRun =
   process.getuid?.() === 0 &&
@@ -79,12 +82,13 @@ describe.skipIf(!canRun)('spare shims', () => {
     return { d, client: new Client({ address: d.address, namespace: NS }) };
   };
 
-  const sleeper = async (client: Client, id: string) => {
+  const sleeper = async (client: Client, id: string, group?: string) => {
     const spec = generateDefaultSpec({ id, namespace: NS }, [
       withRootfs(rootfs),
       withEnv(['PATH=/bin']),
       withProcessArgs('sleep', '300'),
     ]) as unknown as Record<string, unknown>;
+    if (group) spec.annotations = { 'io.containerd.runc.v2.group': group };
     const c = await client.newContainer({ id, spec, runtime: 'io.containerd.berth.v2' });
     const t = await c.newTask();
     await t.start();
@@ -175,6 +179,22 @@ describe.skipIf(!canRun)('spare shims', () => {
     }
   });
 
+  it("a group's later container goes straight to the group's shim, leaving the spare idle", async () => {
+    const { d, client } = await newDaemon();
+    try {
+      await sleeper(client, 'lead', 'pod1');
+      const spare = await waitFor(async () => idleSpares(d)[0], 10_000, 'a spare shim');
+      await sleeper(client, 'member', 'pod1');
+      const root = path.join(taskStateDir(d.state), NS);
+      const address = (id: string) => fs.readFileSync(path.join(root, id, 'address'), 'utf8');
+      expect(address('member')).toBe(address('lead'));
+      // No `start` ran for it: the spare was not used up finding the group's shim.
+      expect(idleSpares(d)).toEqual([spare]);
+    } finally {
+      client.close();
+    }
+  });
+
   it('idle spares go with the daemon, on SIGTERM and on SIGKILL; serving shims stay', async () => {
     for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
       const { d, client } = await newDaemon();
@@ -214,5 +234,53 @@ describe.skipIf(!canRun)('spare shims', () => {
       5000,
       'the error',
     );
+  });
+
+  describe('starting a shim from a spare, without a daemon', () => {
+    const command = commandFor(SHIM);
+    let seq = 0;
+    const invocation = (namespace = NS): ShimInvocation => {
+      const id = `direct-${process.pid}-${++seq}`;
+      const bundlePath = path.join(tmp, id);
+      fs.mkdirSync(bundlePath, { recursive: true });
+      fs.writeFileSync(path.join(bundlePath, 'config.json'), '{}');
+      return {
+        command,
+        namespace,
+        id,
+        bundlePath,
+        address: path.join(tmp, 'no-daemon.sock'),
+        ttrpcAddress: path.join(tmp, 'no-daemon.sock.ttrpc'),
+        publishBinary: '/bin/false',
+      };
+    };
+
+    it('an inline start that fails reports its own error, not a missing address', async () => {
+      await expect(runShimStart(invocation(''), undefined, 10_000, true)).rejects.toThrow(
+        /-namespace is required/,
+      );
+    });
+
+    it('a spare that died after it was taken is replaced by a fresh start', async () => {
+      const spares = new ShimSpares({ count: 1, env: process.env });
+      try {
+        spares.refill(command);
+        await new Promise((r) => setTimeout(r, 500));
+        const spare = spares.take(command);
+        expect(spare).toBeDefined();
+        spare!.kill('SIGKILL');
+        await waitFor(async () => !alive(spare!.pid!), 5_000, 'the spare to die');
+        const inv = invocation();
+        const started = await runShimStart(inv, undefined, 10_000, true, spare);
+        expect(started.address).toMatch(/^unix:\/\//);
+        const pid = Number(fs.readFileSync(path.join(inv.bundlePath, 'shim.pid'), 'utf8'));
+        expect(pid).not.toBe(spare!.pid);
+        expect(alive(pid)).toBe(true);
+        process.kill(pid, 'SIGTERM'); // the server unlinks its socket and exits
+        await waitFor(async () => !alive(pid), 10_000, 'the shim server to exit');
+      } finally {
+        await spares.close();
+      }
+    });
   });
 });

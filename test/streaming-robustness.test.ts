@@ -41,6 +41,12 @@ async function stillServes(): Promise<void> {
   expect(r.stdout.toString()).toBe('alive\n');
 }
 
+/** The command of the session under test is running (so its cleanup is what gets tested). */
+async function commandRunning(): Promise<void> {
+  for (let i = 0; i < 100 && runtime.alive().length === 0; i++) await sleep(20);
+  expect(runtime.alive().length).toBeGreaterThan(0);
+}
+
 async function noneLeft(): Promise<void> {
   for (let i = 0; i < 50 && runtime.alive().length > 0; i++) await sleep(100);
   expect(runtime.alive()).toEqual([]);
@@ -146,11 +152,13 @@ describe('broken sessions', () => {
       for (const t of ['error', 'stdin', 'stdout', 'stderr']) {
         await client!.openStream({ streamtype: t });
       }
-      await sleep(50);
+      await commandRunning();
       client!.destroy();
+      await noneLeft();
       const ws = await WsClient.connect(execUrl(), ['v5.channel.k8s.io']);
-      await sleep(50);
+      await commandRunning();
       ws.client!.destroy();
+      await noneLeft();
     }
     await noneLeft();
     await stillServes();
@@ -171,7 +179,7 @@ describe('broken sessions', () => {
       stderr: false,
     }).url;
     const running = spdyExec(url, { stderr: false });
-    await sleep(300);
+    await commandRunning();
     await other.close();
     const r = await running;
     expect(r.errorText).toBe('');

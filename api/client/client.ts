@@ -62,6 +62,11 @@ export class Client {
     this.owned = !shared;
   }
 
+  /** @internal the connection, for clients that share it (withNamespace, leases). */
+  sharedConnection(): Connection {
+    return this.conn;
+  }
+
   /** A client for another namespace sharing this one's connection. */
   withNamespace(namespace: string): Client {
     return new Client({ address: this.address, namespace, timeoutMs: this.timeoutMs }, this.conn);

@@ -114,10 +114,14 @@ export function unary<Req, Res>(
   const fn = (client as unknown as Record<string, UnaryFn<Req, Res>>)[method]!.bind(client);
   return new Promise<Res>((resolve, reject) => {
     const deadline = opts.timeoutMs ? new Date(Date.now() + opts.timeoutMs) : undefined;
-    const call = fn(req, metadataFor(opts), { deadline }, (err, res) =>
-      err ? reject(conn.wrapError(err)) : resolve(res),
-    );
-    opts.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+    const onAbort = () => call.cancel();
+    const call = fn(req, metadataFor(opts), { deadline }, (err, res) => {
+      // One signal often spans many calls (an unpack): each takes its listener back.
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (err) reject(conn.wrapError(err));
+      else resolve(res);
+    });
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

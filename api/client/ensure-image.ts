@@ -19,21 +19,12 @@ export async function ensureImage(
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
-  // A short name may be recorded under its full name (busybox → docker.io/library/busybox:latest).
-  let full: string | undefined;
+  // getImage also tried the full name (busybox → docker.io/library/busybox:latest).
   try {
-    full = normalizeReference(ref);
+    normalizeReference(ref);
   } catch {
-    // not a registry reference: report the missing local image below
+    return getImage(client, ref); // not a registry reference: report the missing local image
   }
-  if (full && full !== ref) {
-    try {
-      return await getImage(client, full);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-  }
-  if (!full) return getImage(client, ref);
   const pulled = await fetchImage(client, ref, {
     hostsDir: process.env.BERTH_HOSTS_DIR,
     ...pullOpts,

@@ -14,7 +14,8 @@ export class LeasedClient extends Client {
     base: Client,
     readonly lease: string,
   ) {
-    super({ address: base.address, namespace: base.namespace });
+    // Same connection as the base client: a lease is a header, not a channel.
+    super({ address: base.address, namespace: base.namespace }, base.sharedConnection());
   }
 
   override opts(extra: Partial<CallOptions> = {}): CallOptions {

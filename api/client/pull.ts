@@ -26,9 +26,8 @@ import { Repository, type RegistryOptions } from '../../plugins/images/registry/
 import { resolve } from '../../plugins/images/registry/resolver.js';
 import type { Client } from './client.js';
 import type { ContentApi } from './content.js';
-import { applierOf, contentOf, snapshotsOf } from './image-deps.js';
+import { unpackWith } from './unpack.js';
 import { type LeasedClient, withLease } from './leased.js';
-import { unpackImage } from '../../plugins/images/unpack.js';
 import type { Image } from './images.js';
 import { type ProgressHandler, ProgressReporter } from './transfer-progress.js';
 
@@ -371,21 +370,12 @@ export async function pull(
       async (leased) => {
         const r = await fetchInLease(client, leased, repo, ref, opts);
         if (opts.unpack === false) return { ...r, chainId: '' };
-        const snapshotter = client.snapshots(opts.snapshotter).snapshotter;
         progress.emit({ status: 'unpacking', ref: r.name, mediaType: '', offset: 0, total: 0 });
-        const u = await unpackImage(
-          r.target,
-          {
-            content: contentOf(leased),
-            snapshots: snapshotsOf(leased, snapshotter),
-            applier: applierOf(leased),
-          },
-          {
-            platform: matcherOf({ ...opts, allPlatforms: false }),
-            scope: `${client.address}/${client.namespace}`,
-            signal: opts.signal,
-          },
-        );
+        const u = await unpackWith(leased, r.target, {
+          snapshotter: opts.snapshotter,
+          platform: matcherOf({ ...opts, allPlatforms: false }),
+          signal: opts.signal,
+        });
         progress.emit({ status: 'unpacked', ref: r.name, mediaType: '', offset: 0, total: 0 });
         return { ...r, chainId: u.chainId };
       },

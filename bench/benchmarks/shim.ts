@@ -8,8 +8,8 @@
 // in alternating order. berth-shim is started three ways: containerd's
 // (`start` launches the server and exits), berthd's inline start (`start`
 // becomes the server) and berthd's spare (a `start` launched ahead of time is
-// handed its arguments; its replacement is launched at the same moment, as
-// berthd does, and stopped before memory is read).
+// handed its arguments; berthd launches the replacement after the start, so
+// none runs here).
 
 import { rmdirSync } from 'node:fs';
 import path from 'node:path';
@@ -87,12 +87,12 @@ async function once(
   const id = `bench-${process.pid}-${++seq}`;
   const command = shimCommand(binaries[subject]);
   const mode: StartMode = {};
-  let spares: ShimSpares | undefined;
+  let stopSpares: (() => Promise<void>) | undefined;
   if (subject === 'berth-shim inline') mode.inline = true;
   if (subject === 'berth-shim spare') {
-    spares = new ShimSpares({ count: 1, env: process.env });
-    ctx.cleanup.defer('stop spare shims', () => spares!.close());
-    spares.take(command); // launches the spare
+    const spares = new ShimSpares({ count: 1, env: process.env });
+    stopSpares = ctx.cleanup.defer('stop spare shims', () => spares.close()).now;
+    spares.refill(command); // launches the spare
     await sleep(SPARE_BOOT_MS);
     mode.spare = spares.take(command);
     if (!mode.spare) throw new Error('the spare shim exited before it was used');
@@ -101,7 +101,7 @@ async function once(
   try {
     shim = await launchShim(command, host, id, ctx.cleanup, mode);
   } finally {
-    await spares?.close(); // its replacement, before memory is read
+    await stopSpares?.(); // nothing idle left to share pages while memory is read
   }
   let memory: MemoryUsage;
   try {

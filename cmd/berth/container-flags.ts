@@ -1,7 +1,6 @@
 // Flags shared by `berth run` and `berth containers create`: they turn into an
 // OCI spec (from the daemon-independent defaults in api/oci) and a container record.
 
-import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { isNotFound } from '../../api/errors.js';
@@ -21,6 +20,7 @@ import {
   withTTY,
   withUser,
 } from '../../api/oci/index.js';
+import { signalByName } from '../../api/oci/signals.js';
 import { parseLabelArgs } from './output.js';
 
 export interface ContainerFlags {
@@ -157,15 +157,7 @@ export async function createContainer(
 
 /** `9`, `KILL` or `SIGKILL` → 9. */
 export function parseSignal(s: string): number {
-  if (/^\d+$/.test(s)) {
-    const n = Number(s);
-    if (n > 0 && n <= 64) return n;
-  } else {
-    const name = (
-      s.toUpperCase().startsWith('SIG') ? s.toUpperCase() : `SIG${s.toUpperCase()}`
-    ) as keyof typeof os.constants.signals;
-    const n = os.constants.signals[name];
-    if (n) return n;
-  }
-  throw new Error(`unknown signal ${JSON.stringify(s)}`);
+  const n = signalByName(s);
+  if (n === undefined) throw new Error(`unknown signal ${JSON.stringify(s)}`);
+  return n;
 }

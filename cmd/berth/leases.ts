@@ -1,35 +1,9 @@
 import type { Command } from 'commander';
 import { leasesApi } from '../../api/client/leases.js';
+import { parseGoDuration } from '../../api/duration.js';
 import { fromTimestamp } from '../../api/timestamp.js';
 import { withClient } from './context.js';
 import { labelsString, parseLabelArgs, printJSON, table } from './output.js';
-
-const UNIT_MS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
-/** Parses a Go duration ("24h", "1h30m", "90s", "0") into milliseconds. */
-export function parseDuration(text: string): number {
-  if (text === '0') return 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;
-  let total = 0;
-  let pos = 0;
-  while (pos < text.length) {
-    re.lastIndex = pos;
-    const m = re.exec(text);
-    if (!m) throw new Error(`invalid duration ${JSON.stringify(text)}`);
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    pos = re.lastIndex;
-  }
-  if (pos === 0) throw new Error(`invalid duration ${JSON.stringify(text)}`);
-  return total;
-}
 
 export function registerLeases(program: Command) {
   const leases = program.command('leases').alias('lease').description('manage leases');
@@ -79,7 +53,7 @@ export function registerLeases(program: Command) {
         const lease = await leasesApi(client).create({
           id: flags.id,
           labels: parseLabelArgs(labels),
-          expiresInMs: parseDuration(flags.expires),
+          expiresInMs: parseGoDuration(flags.expires, '--expires'),
         });
         process.stdout.write(lease.id + '\n');
       }),

@@ -54,7 +54,7 @@ import {
 import { VERSION } from '../../api/version.js';
 import type { CallContext } from '../server/context.js';
 import { availableHandlers } from './config.js';
-import type { ContainerEventKind, CriRuntime } from './runtime.js';
+import type { ContainerEvent, ContainerEventKind, CriRuntime } from './runtime.js';
 import type { CriStats } from './stats.js';
 import type { ContainerRecord, SandboxRecord } from './store.js';
 
@@ -431,9 +431,9 @@ export class CriRuntimeService {
   ): AsyncGenerator<ContainerEventResponse> {
     const queue: ContainerEventResponse[] = [];
     let wake: (() => void) | undefined;
-    const onEvent = (e: { kind: ContainerEventKind; id: string; at: number }) => {
+    const onEvent = (e: ContainerEvent) => {
       const c = this.rt.d.store.containers.find(e.id);
-      const sb = c ? this.rt.d.store.sandboxes.find(c.sandboxId) : undefined;
+      const sb = e.sandboxId ? this.rt.d.store.sandboxes.find(e.sandboxId) : undefined;
       queue.push({
         containerId: e.id,
         containerEventType: EVENT[e.kind],

@@ -18,6 +18,8 @@ import {
   isNotFound,
 } from '../../api/errors.js';
 import { FifoSet } from '../../api/client/fifo-io.js';
+import { KeyedMutex } from '../metadata/keyed-mutex.js';
+import { signalByName } from '../../api/oci/signals.js';
 import { Options as RuncOptions } from '../../api/gen/containerd/runc/v1/oci.js';
 import { Status as TaskStatus } from '../../api/gen/containerd/types/task/task.js';
 import type { Mount as PbMount } from '../../api/gen/containerd/types/mount.js';
@@ -36,7 +38,8 @@ import {
   packJson,
 } from '../../api/typeurl.js';
 import { type ResolvedUser, type Spec, resolveUser } from '../../api/oci/index.js';
-import { MNT, mount, umount2 } from '../../native/index.js';
+import { MNT, umount2 } from '../../native/index.js';
+import { mountAll, unmountAll } from '../../snapshots/mount.js';
 import type { ContainerStore } from '../metadata/containers.js';
 import type { NamespacedSnapshotter } from '../snapshots/namespaced.js';
 import type { TaskManager } from '../tasks/manager.js';
@@ -57,6 +60,15 @@ const KIND_LABEL = 'io.cri-containerd.kind';
 export const EXEC_OUTPUT_LIMIT = 16 << 20;
 
 export type ContainerEventKind = 'created' | 'started' | 'stopped' | 'deleted';
+
+/** What `events` emits as 'event'. */
+export interface ContainerEvent {
+  kind: ContainerEventKind;
+  id: string;
+  /** The container's pod, also once the container record is gone. */
+  sandboxId: string | undefined;
+  at: number;
+}
 
 export interface RuntimeDeps {
   config: CriConfig;
@@ -83,25 +95,11 @@ function toPbMounts(ms: { type: string; source: string; options: string[] }[]): 
   return ms.map((m) => ({ type: m.type, source: m.source, target: '', options: m.options }));
 }
 
-/** Serialises operations per id so a stop and a remove of the same object do not interleave. */
-class KeyedLock {
-  private readonly tails = new Map<string, Promise<unknown>>();
-  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => {});
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    return next;
-  }
-}
-
 export class CriRuntime {
   readonly events = new EventEmitter();
   private readonly names = new NameIndex();
-  private readonly lock = new KeyedLock();
+  /** Per id, so a stop and a remove of the same object do not interleave. */
+  private readonly lock = new KeyedMutex();
   private readonly logs = new Map<string, { writer: CriLogWriter; fifo: FifoSet }>();
   /** The sandbox image pull in flight, shared by concurrent RunPodSandbox calls. */
   private sandboxPull: Promise<unknown> | undefined;
@@ -116,8 +114,12 @@ export class CriRuntime {
     return path.join(this.d.stateDir, 'fifo');
   }
 
-  private emit(kind: ContainerEventKind, id: string): void {
-    this.events.emit('event', { kind, id, at: nowNs() });
+  private emit(
+    kind: ContainerEventKind,
+    id: string,
+    sandboxId = this.d.store.containers.find(id)?.sandboxId,
+  ): void {
+    this.events.emit('event', { kind, id, sandboxId, at: nowNs() } satisfies ContainerEvent);
   }
 
   // ---------------------------------------------------------------- sandboxes
@@ -581,20 +583,18 @@ export class CriRuntime {
   ): Promise<T> {
     const m = mounts[0];
     if (!m) throw errFailedPrecondition('snapshot has no mounts');
-    if (m.type === 'bind') return fn(m.source);
+    if (mounts.length === 1 && m.type === 'bind') return fn(m.source);
     const dir = await fs.mkdtemp(path.join(this.d.stateDir, 'rootfs-'));
     try {
-      mount(
-        m.source,
+      // The snapshotters' own mounting (long lowerdir lists included), read-only.
+      mountAll(
+        mounts.map((x) => ({ ...x, options: [...x.options.filter((o) => o !== 'rw'), 'ro'] })),
         dir,
-        m.type,
-        0x1 /* MS_RDONLY */,
-        m.options.filter((o) => o !== 'rw' && o !== 'ro').join(','),
       );
       try {
         return await fn(dir);
       } finally {
-        umount2(dir, MNT.DETACH);
+        unmountAll(dir);
       }
     } finally {
       await fs.rmdir(dir).catch(() => {});
@@ -702,7 +702,7 @@ export class CriRuntime {
       });
       await this.d.store.containers.delete(rec.id);
       this.names.release(rec.name);
-      this.emit('deleted', rec.id);
+      this.emit('deleted', rec.id, rec.sandboxId); // the record is gone already
     });
   }
 
@@ -959,49 +959,9 @@ export class CriRuntime {
   }
 }
 
-const SIGNALS: Record<string, number> = {
-  SIGHUP: 1,
-  SIGINT: 2,
-  SIGQUIT: 3,
-  SIGILL: 4,
-  SIGTRAP: 5,
-  SIGABRT: 6,
-  SIGIOT: 6,
-  SIGBUS: 7,
-  SIGFPE: 8,
-  SIGKILL: 9,
-  SIGUSR1: 10,
-  SIGSEGV: 11,
-  SIGUSR2: 12,
-  SIGPIPE: 13,
-  SIGALRM: 14,
-  SIGTERM: 15,
-  SIGSTKFLT: 16,
-  SIGCHLD: 17,
-  SIGCONT: 18,
-  SIGSTOP: 19,
-  SIGTSTP: 20,
-  SIGTTIN: 21,
-  SIGTTOU: 22,
-  SIGURG: 23,
-  SIGXCPU: 24,
-  SIGXFSZ: 25,
-  SIGVTALRM: 26,
-  SIGPROF: 27,
-  SIGWINCH: 28,
-  SIGIO: 29,
-  SIGPOLL: 29,
-  SIGPWR: 30,
-  SIGSYS: 31,
-  SIGRTMIN: 34,
-  SIGRTMAX: 64,
-};
-
 /** `SIGTERM`, `TERM` or `15` → 15; unknown names fall back to SIGTERM. */
 export function signalNumber(s: string): number {
-  if (/^\d+$/.test(s)) return Number(s);
-  const up = s.toUpperCase();
-  return SIGNALS[up.startsWith('SIG') ? up : `SIG${up}`] ?? 15;
+  return signalByName(s) ?? 15;
 }
 
 /**

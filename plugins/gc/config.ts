@@ -42,33 +42,8 @@ export interface SchedulerSettings {
   ingestExpiryMs: number;
 }
 
-const UNIT_MS: Record<string, number> = {
-  ns: 1e-6,
-  us: 1e-3,
-  µs: 1e-3,
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-
-/** A Go duration ("100ms", "1h30m", "0") in milliseconds; negative ones are refused. */
-export function parseGoDuration(text: string, what: string): number {
-  if (typeof text !== 'string') throw errInvalidArgument(`${what} must be a duration string`);
-  if (text === '0') return 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;
-  let total = 0;
-  let pos = 0;
-  while (pos < text.length) {
-    re.lastIndex = pos;
-    const m = re.exec(text);
-    if (!m) throw errInvalidArgument(`${what}: invalid duration ${JSON.stringify(text)}`);
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    pos = re.lastIndex;
-  }
-  if (pos === 0) throw errInvalidArgument(`${what}: invalid duration ${JSON.stringify(text)}`);
-  return total;
-}
+export { parseGoDuration } from '../../api/duration.js';
+import { parseGoDuration } from '../../api/duration.js';
 
 function count(v: unknown, what: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)

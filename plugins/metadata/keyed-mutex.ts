@@ -22,6 +22,16 @@ export class KeyedMutex {
     };
   }
 
+  /** Runs `fn` holding the lock of `name`. */
+  async run<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const release = await this.acquire([name]);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
   /** Names with a holder or waiters; exposed for tests and introspection. */
   get held(): string[] {
     return [...this.tails.keys()];

@@ -92,11 +92,6 @@ export class TaskManager {
     });
   }
 
-  /** Pids of the idle spare shims. */
-  sparePids(): number[] {
-    return this.spares.pids();
-  }
-
   get(namespace: string, id: string): ShimTask {
     const t = this.tasks.get(taskKey(namespace, id));
     if (!t) throw errNotFound(`task ${id}`);
@@ -166,15 +161,21 @@ export class TaskManager {
         let conn: TtrpcClient;
         try {
           const inline = this.o.config.shim_inline_start && isBerthShim(command);
-          const addr =
-            (inline ? await this.runningGroupShim(c) : undefined) ??
-            (await runShimStart(
-              inv,
-              c.runtimeOptions,
-              this.o.config.shim_start_timeout_ms,
-              inline,
-              inline ? this.spares.take(command) : undefined,
-            ));
+          let addr = inline ? await this.runningGroupShim(c) : undefined;
+          if (!addr) {
+            try {
+              addr = await runShimStart(
+                inv,
+                c.runtimeOptions,
+                this.o.config.shim_start_timeout_ms,
+                inline,
+                inline ? this.spares.take(command) : undefined,
+              );
+            } finally {
+              // After the start, not during it: a launch competes with it for CPU.
+              if (inline) this.spares.refill(command);
+            }
+          }
           started = true;
           await bundle.writeAddress(addr.address);
           conn = await TtrpcClient.connect(addr.socket, {

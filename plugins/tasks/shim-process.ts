@@ -121,11 +121,14 @@ function run(
       resolve({ code, signal, stdout: Buffer.concat(out), stderr });
     });
     if (untilEof) {
-      // An inline start keeps running as the server once it has let go of
-      // both pipes; an exit before that is a failure reported by 'close'.
+      // An inline start keeps running as the server once it has printed the
+      // address and let go of both pipes. Pipes of a process that exits also
+      // end, usually before its exit is seen: with nothing printed, 'close'
+      // reports the exit (status and stderr) instead.
       let open = 2;
       const ended = () => {
-        if (--open > 0 || child.exitCode !== null || child.signalCode !== null) return;
+        if (--open > 0 || out.length === 0) return;
+        if (child.exitCode !== null || child.signalCode !== null) return;
         clearTimeout(timer);
         child.removeAllListeners('close');
         child.unref();

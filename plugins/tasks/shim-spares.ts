@@ -1,7 +1,7 @@
 // Spare shims: Berth's own shim started before a container needs it, so a
 // task create pays a message on stdin instead of Node's start-up (most of the
-// time a shim start takes). One spare per shim command is kept; taking it
-// launches the next one. A spare is a `start` waiting for its arguments
+// time a shim start takes). One spare per shim command is kept; the daemon
+// launches the next one after the start that took it. A spare is a `start` waiting for its arguments
 // (shim/spare.ts): it exits by itself when its stdin closes, so one left over by
 // a daemon that died goes away with it.
 
@@ -39,17 +39,12 @@ export class ShimSpares {
 
   /**
    * A live spare for `command`, or undefined when none is ready (the caller
-   * starts a shim the usual way). Either way a replacement is launched, so the
-   * next create finds one.
+   * starts a shim the usual way). Call `refill` once the start is done, so
+   * the next create finds one without this one paying for its launch.
    */
   take(command: ShimCommand): SpareProcess | undefined {
     if (this.closed || this.o.count <= 0) return undefined;
-    const key = poolKey(command);
-    let pool = this.pools.get(key);
-    if (!pool) {
-      pool = { command, idle: [] };
-      this.pools.set(key, pool);
-    }
+    const pool = this.pool(command);
     let spare: SpareProcess | undefined;
     while (!spare && pool.idle.length > 0) {
       const s = pool.idle.shift()!;
@@ -59,8 +54,23 @@ export class ShimSpares {
       spare.removeAllListeners('exit');
       setRef(spare, true); // in use now: its answer is awaited
     }
-    this.fill(pool);
     return spare;
+  }
+
+  /** Launches spares for `command` up to the configured count. */
+  refill(command: ShimCommand): void {
+    if (this.closed || this.o.count <= 0) return;
+    this.fill(this.pool(command));
+  }
+
+  private pool(command: ShimCommand): Pool {
+    const key = poolKey(command);
+    let pool = this.pools.get(key);
+    if (!pool) {
+      pool = { command, idle: [] };
+      this.pools.set(key, pool);
+    }
+    return pool;
   }
 
   /** Stops every idle spare (by its pid) and waits for them to exit. */
@@ -77,11 +87,6 @@ export class ShimSpares {
           }),
       ),
     );
-  }
-
-  /** Idle spare pids (for status and tests). */
-  pids(): number[] {
-    return [...this.pools.values()].flatMap((p) => p.idle.map((s) => s.pid!));
   }
 
   private fill(pool: Pool): void {

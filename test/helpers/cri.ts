@@ -251,7 +251,10 @@ export function podConfig(name: string, logDir: string, extra: Record<string, un
   };
 }
 
-/** Polls `fn` until `ok` holds for its result or the time runs out; returns the last result. */
+/**
+ * Polls `fn` until `ok` holds for its result and returns that result; fails
+ * (naming the last result) when the time runs out first.
+ */
 export async function waitFor<T>(
   fn: () => Promise<T>,
   ok: (v: T) => boolean,
@@ -259,9 +262,16 @@ export async function waitFor<T>(
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let v = await fn();
-  while (!ok(v) && Date.now() < deadline) {
+  while (!ok(v)) {
+    if (Date.now() >= deadline) {
+      const last =
+        typeof v === 'string' ? v.slice(-500) : JSON.stringify(v, bigintSafe)?.slice(0, 500);
+      throw new Error(`condition not met within ${timeoutMs} ms; last value: ${last}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
     v = await fn();
   }
   return v;
 }
+
+const bigintSafe = (_: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);

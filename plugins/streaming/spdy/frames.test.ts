@@ -156,6 +156,21 @@ describe('header blocks', () => {
     c.close();
   });
 
+  it('stops inflating a small block that expands past the limit, without holding the output', async () => {
+    // 512 MiB of zeros compresses to about half a MiB: a valid SYN_STREAM length.
+    const bomb = zlib.deflateSync(Buffer.alloc(512 * 1024 * 1024), {
+      dictionary: SPDY3_DICTIONARY,
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
+    });
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    const d = new HeaderDecompressor();
+    const before = process.memoryUsage().arrayBuffers;
+    await expect(d.decompress(bomb)).rejects.toThrow(/header block too large/);
+    // Output beyond the limit is dropped as it arrives, not collected and measured afterwards.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 * 1024);
+    d.close();
+  });
+
   it('fails on a block that is not zlib data', async () => {
     const d = new HeaderDecompressor();
     await expect(d.decompress(Buffer.from([1, 2, 3, 4]))).rejects.toThrow(SpdyProtocolError);

@@ -70,8 +70,17 @@ class ZlibContext {
     private readonly maxOutput: number,
   ) {
     z.on('data', (c: Buffer) => {
-      this.chunks.push(c);
+      if (this.failed) return;
       this.size += c.length;
+      if (this.size > this.maxOutput) {
+        // Checked as output arrives: a small compressed block may inflate without bound.
+        this.chunks = [];
+        this.failed = new SpdyProtocolError('header block too large');
+        this.fail?.(this.failed);
+        this.z.destroy();
+        return;
+      }
+      this.chunks.push(c);
     });
     z.on('error', (err: Error) => {
       this.failed = err;
@@ -92,10 +101,6 @@ class ZlibContext {
             const out = Buffer.concat(this.chunks, this.size);
             this.chunks = [];
             this.size = 0;
-            if (out.length > this.maxOutput) {
-              this.failed = new SpdyProtocolError('header block too large');
-              return reject(this.failed);
-            }
             resolve(out);
           });
         }),
