@@ -10,6 +10,7 @@ import { daemonBenchmark } from './benchmarks/daemon.js';
 import { imagesBenchmark } from './benchmarks/images.js';
 import { scaleBenchmark } from './benchmarks/scale.js';
 import { shimBenchmark } from './benchmarks/shim.js';
+import { soakBenchmark } from './benchmarks/soak.js';
 import { tasksBenchmark } from './benchmarks/tasks.js';
 import { Cleanup } from './lib/cleanup.js';
 import { describeHost, loadLine } from './lib/host.js';
@@ -24,6 +25,7 @@ const BENCHMARKS: Benchmark[] = [
   criStreamingBenchmark,
   criBenchmark,
   imagesBenchmark,
+  soakBenchmark,
 ];
 
 const USAGE = `usage: node dist/bench/run.js [name...] [--runs N] [--warmup N] [--list]

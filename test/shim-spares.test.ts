@@ -268,8 +268,13 @@ describe.skipIf(!canRun)('spare shims', () => {
         await new Promise((r) => setTimeout(r, 500));
         const spare = spares.take(command);
         expect(spare).toBeDefined();
+        // Fully gone, 'close' emitted, before it is used: the order a loaded
+        // machine produces, in which a listener added afterwards never fires.
+        const closed = new Promise((r) => spare!.once('close', r));
+        spare!.stdout.resume();
+        spare!.stderr.resume();
         spare!.kill('SIGKILL');
-        await waitFor(async () => !alive(spare!.pid!), 5_000, 'the spare to die');
+        await closed;
         const inv = invocation();
         const started = await runShimStart(inv, undefined, 10_000, true, spare);
         expect(started.address).toMatch(/^unix:\/\//);

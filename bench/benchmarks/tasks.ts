@@ -24,7 +24,7 @@ import {
   startTaskHost,
 } from '../lib/task-hosts.js';
 
-interface RunSamples {
+export interface RunSamples {
   total: number[];
   createContainer: number[];
   createTask: number[];
@@ -52,7 +52,7 @@ const emptyRun = (): RunSamples => ({
 const emptyStart = (): StartSamples => ({ total: [], createTask: [], start: [] });
 
 /** `run --rm /bin/true`, timed step by step. */
-async function runRm(host: TaskHost, id: string, s?: RunSamples): Promise<void> {
+export async function runRm(host: TaskHost, id: string, s?: RunSamples): Promise<void> {
   const t0 = performance.now();
   const ctr = await host.newContainer(id, ['/bin/true']);
   const t1 = performance.now();

@@ -51,7 +51,13 @@ export interface CriHost {
 export interface CriSubject {
   label: string;
   available(): string | undefined;
-  start(cleanup: Cleanup, images: BuiltImage[], octet: number): Promise<CriHost>;
+  /** `env` is added to the daemon's environment. */
+  start(
+    cleanup: Cleanup,
+    images: BuiltImage[],
+    octet: number,
+    env?: NodeJS.ProcessEnv,
+  ): Promise<CriHost>;
 }
 
 /** Starts a daemon, waits for its Version answer, and registers its stop. */
@@ -60,9 +66,13 @@ async function launch(
   command: string,
   args: string[],
   socket: string,
+  env?: NodeJS.ProcessEnv,
 ): Promise<{ pid: number; stop: () => Promise<void> }> {
   let output = '';
-  const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(command, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: env ? { ...process.env, ...env } : process.env,
+  });
   const keep = (b: Buffer) => {
     output = (output + b.toString()).slice(-32 * 1024);
   };
@@ -121,7 +131,7 @@ function disposer(
 const BERTH: CriSubject = {
   label: 'Berth',
   available: () => (existsSync(BERTHD) ? undefined : `${BERTHD} is not built`),
-  async start(cleanup, images, octet) {
+  async start(cleanup, images, octet, env) {
     const tmp = await tempDir(cleanup, 'berthd-cri-');
     const dir = tmp.path;
     const net = await testNetwork(dir, octet);
@@ -141,7 +151,13 @@ const BERTH: CriSubject = {
         '',
       ].join('\n'),
     );
-    const { pid, stop } = await launch(cleanup, process.execPath, berthdArgs(dir, config), socket);
+    const { pid, stop } = await launch(
+      cleanup,
+      process.execPath,
+      berthdArgs(dir, config),
+      socket,
+      env,
+    );
     for (const img of images) await importImage(socket, img);
     const cri = criClient(socket);
     const shimPids = () => processesWithArgument(socket, [pid, process.pid]);
@@ -230,6 +246,8 @@ export async function measureEachCriSubject<R>(
   benchmark: string,
   octet: number,
   measure: (h: CriHost) => Promise<R>,
+  /** Environment added per subject label (e.g. diagnostics flags for berthd only). */
+  envFor?: (label: string) => NodeJS.ProcessEnv | undefined,
 ): Promise<{ labels: string[]; ratios: [number, number][]; results: R[] } | undefined> {
   if (!existsSync(path.join(CNI_BIN, 'bridge'))) {
     process.stdout.write(`(${benchmark}: skipped: no CNI plugins in ${CNI_BIN})\n`);
@@ -240,7 +258,7 @@ export async function measureEachCriSubject<R>(
   const results: R[] = [];
   for (const [i, s] of subjects.entries()) {
     ctx.progress(`${s.label}: starting`);
-    const h = await s.start(ctx.cleanup, images, octet + i);
+    const h = await s.start(ctx.cleanup, images, octet + i, envFor?.(s.label));
     try {
       results.push(await measure(h));
     } finally {

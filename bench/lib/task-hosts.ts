@@ -188,11 +188,13 @@ export async function startTaskHost(
   subject: TaskSubject,
   rootfs: string,
   cleanup: Cleanup,
+  opts: { env?: NodeJS.ProcessEnv } = {},
 ): Promise<TaskHost> {
   const daemon = await startDaemon(subject.daemon, cleanup, {
     // containerd finds berth-shim as containerd-shim-berth-v2 on PATH; berthd
     // falls back to the bundle in dist/ by itself.
     extraPath: subject.daemon === 'containerd' ? [path.join(REPO_ROOT, 'bin')] : [],
+    env: opts.env,
   });
   const client = new Client({
     address: daemon.socket,

@@ -70,6 +70,16 @@ function run(
   /** A spare `start` already running: it gets the arguments on stdin instead of `input`. */
   spare?: ShimChild,
 ): Promise<RunResult> {
+  if (spare && (spare.exitCode !== null || spare.signalCode !== null)) {
+    // Died after it was taken: its 'close' may have fired already and would
+    // never reach a listener added now. Report it as a start that read nothing.
+    return Promise.resolve({
+      code: spare.exitCode,
+      signal: spare.signalCode,
+      stdout: Buffer.alloc(0),
+      stderr: '',
+    });
+  }
   return new Promise((resolve, reject) => {
     const child: ShimChild =
       spare ??
