@@ -4,7 +4,7 @@
 // Bundled into one file (shim/build.mjs) because the daemon runs it per container.
 
 import { fileURLToPath } from 'node:url';
-import { binding, dup2 } from '../native/index.js';
+import { binding, closeInheritedFrom, dup2 } from '../native/index.js';
 import { deleteShim } from '../shim/delete.js';
 import { FlagError, parseFlags } from '../shim/flags.js';
 import { runServer } from '../shim/server.js';
@@ -34,6 +34,9 @@ async function spareArgs(): Promise<string[]> {
 }
 
 async function main(): Promise<void> {
+  // Whatever its starter leaked (an fd that is not close-on-exec) is not ours
+  // to hold open for the life of the containers: a daemon's database files, say.
+  closeInheritedFrom(3);
   const argv =
     process.env.BERTH_SHIM_SPARE === '1' && process.env.BERTH_SHIM_INLINE_START === '1'
       ? await spareArgs()

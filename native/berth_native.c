@@ -1,6 +1,7 @@
 // Berth's native addon: the few Linux syscalls Node's runtime does not expose and
 // a shim needs — child subreaper and reaping of orphans, receiving a pty master
-// over SCM_RIGHTS, mount/umount2, mknod, l*xattr, setns/unshare, and the two
+// over SCM_RIGHTS, mount/umount2, mknod, l*xattr, setns/unshare, close-on-exec
+// for fds other libraries leave inheritable, and the two
 // network-namespace jobs of the CRI: pinning a pod's new namespace, and a TCP
 // connection to localhost inside one (port-forward).
 //
@@ -12,6 +13,7 @@
 #include <node_api.h>
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -28,6 +30,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -721,6 +724,77 @@ static napi_value do_dup2(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// ---- Inherited file descriptors --------------------------------------------
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+// Calls fn on every open fd >= minfd, read from /proc/self/fd. Returns how many
+// it was called on, or -1 with errno set.
+static int each_fd(int minfd, int (*fn)(int fd)) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return -1;
+  int self = dirfd(d), n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (!isdigit((unsigned char)e->d_name[0])) continue;
+    int fd = atoi(e->d_name);
+    if (fd < minfd || fd == self) continue;
+    n += fn(fd);
+  }
+  closedir(d);
+  return n;
+}
+
+static int set_cloexec(int fd) {
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0 || (flags & FD_CLOEXEC)) return 0;
+  return fcntl(fd, F_SETFD, flags | FD_CLOEXEC) == 0 ? 1 : 0;
+}
+
+static int close_if_inherited(int fd) {
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0 || (flags & FD_CLOEXEC)) return 0;
+  return close(fd) == 0 ? 1 : 0;
+}
+
+// cloexecFrom(minfd): marks every fd >= minfd close-on-exec, so a child spawned
+// next inherits only its stdio. Libraries that open files without O_CLOEXEC
+// (LevelDB 1.20) would otherwise leak them into every shim. One close_range(2)
+// where the kernel has it (5.11+), else a walk of /proc/self/fd.
+static napi_value cloexec_from(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int64_t minfd;
+  if (get_args(env, info, 1, argv) || get_int64(env, argv[0], &minfd)) return NULL;
+  if (minfd < 0 || minfd > INT32_MAX) {
+    napi_throw_range_error(env, NULL, "fd out of range");
+    return NULL;
+  }
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, (unsigned)minfd, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return undefined(env);
+#endif
+  if (each_fd((int)minfd, set_cloexec) < 0) return throw_errno(env, errno, "opendir", "/proc/self/fd");
+  return undefined(env);
+}
+
+// closeInheritedFrom(minfd): closes every fd >= minfd that is not close-on-exec.
+// Run first thing in a new process, these can only be fds its parent leaked
+// (everything Node and libuv open is close-on-exec). Returns how many it closed.
+static napi_value close_inherited_from(napi_env env, napi_callback_info info) {
+  napi_value argv[1], out;
+  int64_t minfd;
+  if (get_args(env, info, 1, argv) || get_int64(env, argv[0], &minfd)) return NULL;
+  if (minfd < 0 || minfd > INT32_MAX) {
+    napi_throw_range_error(env, NULL, "fd out of range");
+    return NULL;
+  }
+  int n = each_fd((int)minfd, close_if_inherited);
+  if (n < 0) return throw_errno(env, errno, "opendir", "/proc/self/fd");
+  napi_create_int32(env, n, &out);
+  return out;
+}
+
 // ---- Module ----------------------------------------------------------------
 
 // The kernel's values, so the TypeScript constants can be checked against them.
@@ -759,6 +833,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"unshare", NULL, do_unshare, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setWinsize", NULL, do_set_winsize, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dup2", NULL, do_dup2, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"cloexecFrom", NULL, cloexec_from, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"closeInheritedFrom", NULL, close_inherited_from, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pinNetns", NULL, pin_netns, NULL, NULL, NULL, napi_enumerable, NULL},
       {"connectInNetns", NULL, connect_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -40,6 +40,8 @@ export interface NativeBinding {
   unshare(flags: number): void;
   setWinsize(fd: number, rows: number, cols: number): void;
   dup2(oldfd: number, newfd: number): void;
+  cloexecFrom(minfd: number): void;
+  closeInheritedFrom(minfd: number): number;
   pinNetns(target: string): Promise<void>;
   connectInNetns(netns: string, ipv6: boolean, port: number, timeoutMs: number): Promise<number>;
   constants: Record<string, number>;

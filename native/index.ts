@@ -11,6 +11,8 @@ export {
 } from './console-socket.js';
 export { Reaper, type ProcessExit, type ReaperOptions } from './reaper.js';
 export {
+  cloexecFrom,
+  closeInheritedFrom,
   connectInNetns,
   dup2,
   getChildSubreaper,

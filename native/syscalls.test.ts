@@ -19,9 +19,11 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { binding } from './binding.js';
+import { binding, findAddon } from './binding.js';
 import { CLONE, MNT, MS, S_IF, XATTR } from './constants.js';
 import {
+  cloexecFrom,
+  closeInheritedFrom,
   dup2,
   getChildSubreaper,
   lgetxattr,
@@ -402,5 +404,59 @@ describe('dup2', () => {
       closeSync(a);
       closeSync(b);
     }
+  });
+});
+
+describe('inherited fds', () => {
+  /** The fds a freshly spawned child holds above its stdio. */
+  const childFds = () =>
+    execFileSync('/bin/sh', ['-c', 'ls /proc/self/fd'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((f) => /^\d+$/.test(f) && Number(f) > 2)
+      .map(Number);
+
+  it('cloexecFrom keeps an inheritable fd (dup2 makes one) out of the next child', () => {
+    const fd = openSync(join(dir, 'leak'), 'w');
+    const high = 250;
+    try {
+      dup2(fd, high); // dup2's copy is not close-on-exec, like LevelDB's files
+      expect(childFds()).toContain(high);
+      cloexecFrom(3);
+      expect(childFds()).not.toContain(high);
+      writeSync(high, 'still usable here'); // only children lose it
+      expect(readFileSync(join(dir, 'leak'), 'utf8')).toBe('still usable here');
+    } finally {
+      closeSync(high);
+      closeSync(fd);
+    }
+  });
+
+  it('closeInheritedFrom closes what a parent leaked and leaves Node its own fds', () => {
+    const fd = openSync(join(dir, 'parent'), 'w');
+    const high = 251;
+    dup2(fd, high);
+    try {
+      // The addon itself in a fresh Node, as the shim uses it at start-up.
+      const script = `
+        const { readdirSync, writeFileSync } = require('node:fs');
+        const addon = require(${JSON.stringify(findAddon())});
+        const before = readdirSync('/proc/self/fd').includes('${high}');
+        const closed = addon.closeInheritedFrom(3);
+        const after = readdirSync('/proc/self/fd').includes('${high}');
+        writeFileSync(${JSON.stringify(join(dir, 'child-ok'))}, 'written after the close');
+        process.stdout.write(JSON.stringify({ before, after, closed }));
+      `;
+      const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+      expect(JSON.parse(out)).toEqual({ before: true, after: false, closed: 1 });
+      expect(readFileSync(join(dir, 'child-ok'), 'utf8')).toBe('written after the close');
+    } finally {
+      closeSync(high);
+      closeSync(fd);
+    }
+  });
+
+  it('rejects a negative fd', () => {
+    expect(() => cloexecFrom(-1)).toThrow(RangeError);
+    expect(() => closeInheritedFrom(-1)).toThrow(RangeError);
   });
 });

@@ -76,6 +76,23 @@ export function dup2(oldfd: number, newfd: number): void {
 }
 
 /**
+ * Marks every fd from `minFd` up close-on-exec. Called right before a child is
+ * spawned, so the child gets only the stdio it is given: LevelDB opens its
+ * files without O_CLOEXEC, and Node's spawn closes nothing by itself.
+ */
+export function cloexecFrom(minFd = 3): void {
+  binding().cloexecFrom(minFd);
+}
+
+/**
+ * Closes every fd from `minFd` up that is not close-on-exec: in a process that
+ * just started, those can only have leaked from its parent. Returns the count.
+ */
+export function closeInheritedFrom(minFd = 3): number {
+  return binding().closeInheritedFrom(minFd);
+}
+
+/**
  * A new network namespace bind-mounted onto `target` (an existing file), made
  * on a throwaway thread: the calling process's namespaces never change.
  * Undo with umount2(target, MNT.DETACH).

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errFailedPrecondition, errInternal } from '../../api/errors.js';
+import { cloexecFrom } from '../../native/index.js';
 
 export interface CniNetworkList {
   cniVersion: string;
@@ -227,6 +228,7 @@ function execPlugin(
   env: NodeJS.ProcessEnv,
   input: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  cloexecFrom(3); // a plugin gets its stdio, not the daemon's databases
   return new Promise((resolve, reject) => {
     const p = spawn(bin, [], { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: PLUGIN_TIMEOUT_MS });
     let stdout = '';

@@ -9,6 +9,7 @@ import { BerthError, errDeadlineExceeded, errNotImplemented } from '../../api/er
 import { Any } from '../../api/gen/google/protobuf/any.js';
 import { DeleteResponse } from '../../api/gen/containerd/task/v2/shim.js';
 import type { ShimCommand } from './binary.js';
+import { cloexecFrom } from '../../native/index.js';
 import { formatAssignment } from '../../shim/spare.js';
 
 export interface ShimInvocation {
@@ -80,6 +81,7 @@ function run(
       stderr: '',
     });
   }
+  if (!spare) cloexecFrom(3); // the shim gets its stdio, not the daemon's databases
   return new Promise((resolve, reject) => {
     const child: ShimChild =
       spare ??

@@ -8,6 +8,7 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { ShimCommand } from './binary.js';
+import { cloexecFrom } from '../../native/index.js';
 
 export type SpareProcess = ChildProcessByStdio<Writable, Readable, Readable>;
 
@@ -111,6 +112,7 @@ export class ShimSpares {
   private launch(command: ShimCommand): SpareProcess | undefined {
     let child: SpareProcess;
     try {
+      cloexecFrom(3); // a spare becomes a shim: it gets its stdio, not the daemon's files
       child = spawn(command.command, [...command.args, ...(this.o.args ?? []), 'start'], {
         cwd: '/',
         env: {
