@@ -127,7 +127,12 @@ export async function startShim(
     }
     if (await acceptsConnections(socket)) break;
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
+      // Its whole group: a hung server's own children go with it.
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        child.kill('SIGKILL');
+      }
       throw new Error(`shim server did not listen on ${socket} in time`);
     }
     await new Promise((r) => setTimeout(r, 10));

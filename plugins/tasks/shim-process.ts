@@ -60,6 +60,19 @@ function shimEnv(inv: ShimInvocation): Record<string, string> {
 
 type ShimChild = ChildProcessByStdio<Writable, Readable, Readable>;
 
+/**
+ * SIGKILL to the shim's whole process group (every shim leads its own): a
+ * hung start may have children of its own (a runtime it ran), which killing
+ * the leader alone would leave to init.
+ */
+function killGroup(child: ShimChild): void {
+  try {
+    if (child.pid) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL'); // the group is gone already, or was never made
+  }
+}
+
 function run(
   inv: ShimInvocation,
   args: string[],
@@ -110,7 +123,7 @@ function run(
     child.stdin.on('error', () => {}); // a shim that does not read its options
     child.stdin.end(input);
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      killGroup(child);
       const output = (Buffer.concat(out).toString() + stderr).trim();
       reject(
         errDeadlineExceeded(
