@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -8,6 +7,7 @@ import { prepareSocketPath, secureSocket } from '../server/listen.js';
 import { isGrpcService, isTtrpcService } from '../server/types.js';
 import { type DaemonConfig, ttrpcAddressOf } from './config.js';
 import { acquireLock } from './lockfile.js';
+import { ensurePrivateDir } from './private-dir.js';
 import { initPlugins, type PluginSet } from './registry.js';
 import type { Registration } from './types.js';
 
@@ -34,8 +34,12 @@ export class Daemon {
   static async start(opts: DaemonOptions): Promise<Daemon> {
     const started = performance.now();
     const { config, log } = opts;
-    await mkdir(config.root, { recursive: true, mode: 0o711 });
-    await mkdir(config.state, { recursive: true, mode: 0o711 });
+    for (const dir of [config.root, config.state]) {
+      const had = await ensurePrivateDir(dir, 0o711);
+      if (had !== undefined) {
+        log.warn({ dir, mode: had.toString(8) }, 'directory was too open; tightened to 711');
+      }
+    }
     const lock = await acquireLock(path.join(config.root, 'berthd.lock'));
     const address = config.grpc.address;
     const ttrpcAddress = ttrpcAddressOf(config);

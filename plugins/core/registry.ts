@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { ensurePrivateDir } from './private-dir.js';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { BerthError, errNotFound } from '../../api/errors.js';
@@ -228,8 +228,8 @@ export async function initPlugins(regs: Registration[], opts: InitOptions): Prom
     };
     const started = performance.now();
     try {
-      await mkdir(root, { recursive: true, mode: 0o700 });
-      await mkdir(state, { recursive: true, mode: 0o700 });
+      await ensurePrivateDir(root, 0o700);
+      await ensurePrivateDir(state, 0o700);
       rec.instance = await withTimeout(Promise.resolve(reg.init(ctx)), timeout, uri);
       log.debug({ ms: Math.round(performance.now() - started) }, 'plugin initialised');
     } catch (err) {
