@@ -374,6 +374,8 @@ describe.skipIf(!isRoot)('image import, unpack, export and run', () => {
     const c = client('mismatch');
     await expect(c.content.info(img.layers[1]!.digest)).rejects.toThrow(/not found/);
     expect(await c.images.list()).toEqual([]);
+    // Nothing of the failed import stays in progress, waiting for its lease to expire.
+    expect((await c.content.statuses()).map((st) => st.ref)).toEqual([]);
   });
 
   it('fails a truncated gzip layer clearly and commits no snapshot for it', async () => {

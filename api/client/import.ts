@@ -41,6 +41,32 @@ export async function importArchive(
   opts: ImportArchiveOptions = {},
 ): Promise<ImportResult[]> {
   const stream = typeof source === 'string' ? createReadStream(source) : source;
+  const refPrefix = opts.refPrefix ?? `import-${process.pid}-${Date.now()}`;
+  try {
+    return await importUnderLease(client, stream, { ...opts, refPrefix });
+  } catch (err) {
+    // A half-written blob of a failed import is no use to a later one (its
+    // refs are unique to this import): drop it now, not when it expires.
+    await abortIngests(client, refPrefix);
+    throw err;
+  }
+}
+
+/** Aborts this namespace's in-progress ingests whose ref starts with `prefix`; best effort. */
+async function abortIngests(client: Client, prefix: string): Promise<void> {
+  const statuses = await client.content.statuses().catch(() => []);
+  await Promise.all(
+    statuses
+      .filter((s) => s.ref.startsWith(prefix))
+      .map((s) => client.content.abort(s.ref).catch(() => {})),
+  );
+}
+
+async function importUnderLease(
+  client: Client,
+  stream: AsyncIterable<Uint8Array>,
+  opts: ImportArchiveOptions & { refPrefix: string },
+): Promise<ImportResult[]> {
   return withLease(client, async (leased) => {
     const images = await importImages(
       stream,
@@ -56,7 +82,7 @@ export async function importArchive(
           }
         },
       },
-      { refPrefix: `import-${process.pid}-${Date.now()}`, ...opts },
+      opts,
     );
     const out: ImportResult[] = [];
     for (const img of images) {
