@@ -89,7 +89,7 @@ config
   .command('default')
   .description('print the default configuration with every plugin table')
   .action(() => {
-    process.stdout.write(renderConfig(defaultConfig(), builtinPlugins()));
+    process.stdout.write(renderConfig(defaultConfig(), builtinPlugins(), { derived: false }));
   });
 config
   .command('dump')

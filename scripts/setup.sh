@@ -14,6 +14,7 @@ DEBS=(
   containernetworking-plugins # CNI plugins for pod networking
   iptables                    # the CNI portmap plugin programs it
   docker-registry             # a local OCI registry for pull/push tests
+  criu                        # runc checkpoint, for CRI CheckpointContainer
   python3 make g++            # node-gyp
 )
 missing=()

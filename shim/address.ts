@@ -1,8 +1,35 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 
-/** Where shim sockets live; short so every path stays under the 108-byte sun_path limit. */
+/** Where shim sockets live when the daemon names no directory of its own. */
 export const SOCKET_DIR = '/run/berth/s';
+
+/**
+ * The environment variable by which a daemon puts its shims' sockets under its
+ * own state directory, so two daemons on one host share nothing at run time.
+ */
+export const SOCKET_DIR_ENV = 'BERTH_SHIM_SOCKET_DIR';
+
+/** Longest unix socket path (sun_path is 108 bytes with its terminating NUL). */
+export const MAX_SOCKET_PATH = 107;
+
+/** Hex digits of a socket name: 128 bits, so `<dir>/<name>` leaves room for the dir. */
+const SOCKET_NAME_HEX = 32;
+
+/** The socket directory the daemon chose for this shim ($BERTH_SHIM_SOCKET_DIR), else SOCKET_DIR. */
+export function shimSocketDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env[SOCKET_DIR_ENV] || SOCKET_DIR;
+}
+
+/**
+ * The socket directory for a daemon whose state lives in `stateDir`:
+ * `<state>/s`, unless that is too long for a socket path under it, when the
+ * host-wide SOCKET_DIR is used (names there still differ by daemon address).
+ */
+export function daemonSocketDir(stateDir: string): string {
+  const dir = path.join(stateDir, 's');
+  return dir.length + 1 + SOCKET_NAME_HEX <= MAX_SOCKET_PATH ? dir : SOCKET_DIR;
+}
 
 /** Default runc state root; the namespace is appended (`/run/berth/runc/<ns>`). */
 export const RUNC_ROOT = '/run/berth/runc';
@@ -24,17 +51,18 @@ export function groupKey(
 
 /**
  * Socket path for (daemon address, namespace, group): a hash, so two daemons
- * or namespaces never collide and the path length is fixed (77 bytes).
+ * or namespaces never collide and the name's length is fixed.
  */
 export function socketPath(
   daemonAddress: string,
   namespace: string,
   group: string,
-  dir = SOCKET_DIR,
+  dir = shimSocketDir(),
 ): string {
   const digest = createHash('sha256')
     .update(path.join(daemonAddress, namespace, group))
-    .digest('hex');
+    .digest('hex')
+    .slice(0, SOCKET_NAME_HEX);
   return path.join(dir, digest);
 }
 

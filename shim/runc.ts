@@ -34,6 +34,38 @@ export interface ExecOptions {
   stdio: StdioOptions;
 }
 
+/** `runc checkpoint` flags, from containerd.runc.v1.CheckpointOptions. */
+export interface CheckpointOptions {
+  /** Where CRIU writes the images. */
+  imagePath: string;
+  /** Where CRIU writes its logs (dump.log) and statistics; runc's default is the image path. */
+  workPath?: string;
+  /** Keep the container running after the dump instead of stopping it. */
+  leaveRunning: boolean;
+  tcpEstablished?: boolean;
+  extUnixSockets?: boolean;
+  /** The container has a terminal (CRIU must treat its session as a shell job). */
+  shellJob?: boolean;
+  fileLocks?: boolean;
+  emptyNamespaces?: string[];
+  /** CRIU's cgroup mode: soft, full, strict or ignore. */
+  cgroupsMode?: string;
+}
+
+export function checkpointArgs(id: string, o: CheckpointOptions): string[] {
+  const args = ['checkpoint', '--image-path', o.imagePath];
+  if (o.workPath) args.push('--work-path', o.workPath);
+  if (o.leaveRunning) args.push('--leave-running');
+  if (o.tcpEstablished) args.push('--tcp-established');
+  if (o.extUnixSockets) args.push('--ext-unix-sk');
+  if (o.shellJob) args.push('--shell-job');
+  if (o.fileLocks) args.push('--file-locks');
+  for (const ns of o.emptyNamespaces ?? []) args.push('--empty-ns', ns);
+  if (o.cgroupsMode) args.push('--manage-cgroups-mode', o.cgroupsMode);
+  args.push(id);
+  return args;
+}
+
 export interface RuncState {
   id: string;
   pid: number;
@@ -168,6 +200,15 @@ export class Runc {
       input: JSON.stringify(resources),
     });
     this.check('update', r);
+  }
+
+  /** Dumps the container with CRIU; its own log is dump.log in the work path. */
+  async checkpoint(id: string, o: CheckpointOptions): Promise<void> {
+    const logSize = await this.logSize();
+    const r = await this.run(checkpointArgs(id, o));
+    if (r.code !== 0) {
+      throw classify('checkpoint', (await this.logErrorSince(logSize)) || exitText(r));
+    }
   }
 
   private async logSize(): Promise<number> {

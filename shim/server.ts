@@ -1,12 +1,13 @@
 // The long-running shim: child subreaper, Reaper, ttrpc Task service on the
 // socket `start` chose, events to the daemon. Exits on Shutdown or SIGTERM/SIGINT.
 
+import path from 'node:path';
 import { mkdirSync, rmSync } from 'node:fs';
 import { VERSION } from '../api/version.js';
 import { TaskDefinition } from '../api/gen/containerd/task/v2/shim.js';
 import { TtrpcServer } from '../api/ttrpc/server.js';
 import { Reaper } from '../native/index.js';
-import { SOCKET_DIR, fromAddress, ttrpcEventsAddress } from './address.js';
+import { fromAddress, ttrpcEventsAddress } from './address.js';
 import { EventPublisher } from './events.js';
 import type { ShimFlags } from './flags.js';
 import { createLogger } from './log.js';
@@ -54,7 +55,7 @@ export async function runServer(flags: ShimFlags): Promise<void> {
   reaper.on('exit', (e) => service.onReaped(e));
   server.register(TaskDefinition, taskServiceImplementation(service));
 
-  mkdirSync(SOCKET_DIR, { recursive: true, mode: 0o711 });
+  mkdirSync(path.dirname(socket), { recursive: true, mode: 0o711 });
   await server.listen(socket, { mode: 0o600 });
   log.debug(`serving containerd.task.v2.Task on ${flags.socket}`);
 

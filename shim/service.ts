@@ -12,8 +12,9 @@ import {
   errNotImplemented,
 } from '../api/errors.js';
 import * as events from '../api/gen/containerd/events/task.js';
-import { ProcessDetails } from '../api/gen/containerd/runc/v1/oci.js';
+import { CheckpointOptions, ProcessDetails } from '../api/gen/containerd/runc/v1/oci.js';
 import type {
+  CheckpointTaskRequest,
   ConnectResponse,
   CreateTaskRequest,
   DeleteResponse,
@@ -23,7 +24,7 @@ import type {
 import type { Any } from '../api/gen/google/protobuf/any.js';
 import { validateIdentifier } from '../api/identifiers.js';
 import { toTimestamp } from '../api/timestamp.js';
-import { packAny, unpackJson } from '../api/typeurl.js';
+import { packAny, unpackAny, unpackJson } from '../api/typeurl.js';
 import type { ServiceImplementation } from '../api/ttrpc/server.js';
 import { type ProcessExit, setWinsize } from '../native/index.js';
 import { Container } from './container.js';
@@ -39,6 +40,8 @@ import { collectStats } from './stats.js';
 
 type Empty = Record<string, never>;
 const EMPTY: Empty = {};
+
+export const CHECKPOINT_OPTIONS = 'containerd.runc.v1.CheckpointOptions';
 
 /** How long an exit waits for the process's output to reach the client. */
 const OUTPUT_DRAIN_MS = 2000;
@@ -366,8 +369,41 @@ export class TaskService {
     return EMPTY;
   }
 
-  async checkpoint(): Promise<Empty> {
-    throw errNotImplemented('checkpoint is not supported by berth-shim');
+  /**
+   * `runc checkpoint` of a running container into `path` (or the options'
+   * image path). The options are containerd's runc CheckpointOptions; without
+   * `exit` the container keeps running, as CRI checkpoints need.
+   */
+  async checkpoint(req: CheckpointTaskRequest): Promise<Empty> {
+    const container = this.container(req.id);
+    container.init.state.require('checkpoint', 'running');
+    const o = unpackAny(req.options, CHECKPOINT_OPTIONS, CheckpointOptions);
+    if (req.options && !o) {
+      throw errInvalidArgument(`checkpoint options must be ${CHECKPOINT_OPTIONS}`);
+    }
+    const imagePath = o?.imagePath || req.path;
+    if (!imagePath || !path.isAbsolute(imagePath)) {
+      throw errInvalidArgument('checkpoint: an absolute image path is required');
+    }
+    await container.init.runc.checkpoint(req.id, {
+      imagePath,
+      workPath: o?.workPath,
+      leaveRunning: !o?.exit,
+      tcpEstablished: o?.openTcp,
+      extUnixSockets: o?.externalUnixSockets,
+      shellJob: container.init.stdio.terminal || o?.terminal,
+      fileLocks: o?.fileLocks,
+      emptyNamespaces: o?.emptyNamespaces,
+      cgroupsMode: o?.cgroupsMode,
+    });
+    this.publish(
+      '/tasks/checkpointed',
+      pack('TaskCheckpointed', events.TaskCheckpointed, {
+        containerId: req.id,
+        checkpoint: imagePath,
+      }),
+    );
+    return EMPTY;
   }
 
   async resizePty(req: {
@@ -434,7 +470,7 @@ export function taskServiceImplementation(svc: TaskService): ServiceImplementati
     pids: (r) => svc.pids(r),
     pause: (r) => svc.pause(r),
     resume: (r) => svc.resume(r),
-    checkpoint: () => svc.checkpoint(),
+    checkpoint: (r) => svc.checkpoint(r),
     kill: (r) => svc.kill(r),
     exec: (r) => svc.exec(r),
     resizePty: (r) => svc.resizePty(r),

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { SOCKET_DIR, groupKey, socketPath, toAddress } from './address.js';
+import { groupKey, shimSocketDir, socketPath, toAddress } from './address.js';
 import { formatServerFlags, type ShimFlags } from './flags.js';
 
 export interface StartResult {
@@ -68,7 +68,7 @@ async function planStart(flags: ShimFlags, socketDir?: string): Promise<StartPla
   if (!flags.id) throw new Error('-id is required');
   const bundle = flags.bundle || process.cwd();
   const group = groupKey(readSpec(bundle), flags.id);
-  const dir = socketDir ?? SOCKET_DIR;
+  const dir = socketDir ?? shimSocketDir();
   fs.mkdirSync(dir, { recursive: true, mode: 0o711 });
   const socket = socketPath(flags.address, flags.namespace, group, dir);
   const address = toAddress(socket);

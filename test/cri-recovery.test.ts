@@ -1,18 +1,20 @@
-// CRI state across a berthd crash: berthd is killed with SIGKILL while pods
-// run, a container exits while it is down, and a new berthd on the same
-// directories must report every pod and container as it really is.
+// CRI state across a berthd restart: berthd is stopped (SIGTERM) or killed
+// (SIGKILL) while pods run, a container exits while it is down, and a new
+// berthd on the same directories must report every pod and container as it
+// really is.
 
 import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CriEnv, podConfig, startCriEnv, waitFor } from './helpers/cri.js';
+import { berth } from './helpers/daemon.js';
 import { spdyExec } from './helpers/stream-client.js';
 
 const isRoot = process.getuid?.() === 0;
 const haveCni = existsSync('/usr/lib/cni/bridge');
 
-describe.skipIf(!isRoot || !haveCni)('CRI recovery after berthd is killed', () => {
+describe.skipIf(!isRoot || !haveCni)('CRI recovery after berthd stops or is killed', () => {
   let env: CriEnv;
 
   beforeAll(async () => {
@@ -20,6 +22,9 @@ describe.skipIf(!isRoot || !haveCni)('CRI recovery after berthd is killed', () =
   });
 
   afterAll(async () => {
+    // A test that failed while berthd was down: bring it back so the pods are removed through it.
+    const p = env?.d.proc;
+    if (p && (p.exitCode !== null || p.signalCode !== null)) await env.d.restart().catch(() => {});
     await env?.dispose();
   });
 
@@ -160,4 +165,86 @@ describe.skipIf(!isRoot || !haveCni)('CRI recovery after berthd is killed', () =
     expect((await cri().listPodSandbox({})).items).toEqual([]);
     expect((await cri().listContainers({})).containers).toEqual([]);
   });
+
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    it(`keeps a pod READY and its containers RUNNING across a ${signal} restart`, async () => {
+      const cri = () => env.cri.runtime;
+      const name = `steady-${signal.toLowerCase()}`;
+      const config = podConfig(name, '');
+      const { podSandboxId } = await cri().runPodSandbox({ config });
+      const start = async (cname: string, command: string[]) => {
+        const { containerId } = await cri().createContainer({
+          podSandboxId,
+          config: { metadata: { name: cname }, image: { image: 'busybox' }, command },
+          sandboxConfig: config,
+        });
+        await cri().startContainer({ containerId });
+        return containerId;
+      };
+      const pidOf = async (containerId: string) =>
+        (
+          JSON.parse((await cri().containerStatus({ containerId, verbose: true })).info.info!) as {
+            pid: number;
+          }
+        ).pid;
+      const sleeper = await start('sleeper', ['sleep', '3600']);
+      const looper = await start('looper', ['sh', '-c', 'while true; do sleep 1; done']);
+      // Exits with 7 while berthd is down, once the test writes the marker.
+      const quitter = await start('quitter', [
+        'sh',
+        '-c',
+        'while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 7',
+      ]);
+      const pids = {
+        sleeper: await pidOf(sleeper),
+        looper: await pidOf(looper),
+        quitter: await pidOf(quitter),
+      };
+
+      const code = await env.d.stop(signal);
+      if (signal === 'SIGTERM') expect(code).toBe(0);
+      await fs.writeFile(`/proc/${pids.quitter}/root/tmp/go`, '');
+      await waitFor(
+        async () => existsSync(`/proc/${pids.quitter}`),
+        (alive) => !alive,
+      );
+      await env.d.restart();
+
+      const pods = (await cri().listPodSandbox({})).items.filter((p) => p.metadata?.name === name);
+      expect(pods.map((p) => [p.id, p.state])).toEqual([[podSandboxId, 0]]); // READY
+      const listed = await cri().listContainers({ filter: { podSandboxId } });
+      const states = Object.fromEntries(listed.containers.map((c) => [c.id, c.state]));
+      expect(states).toEqual({ [sleeper]: 1, [looper]: 1, [quitter]: 2 }); // RUNNING, RUNNING, EXITED
+      for (const id of [sleeper, looper]) {
+        const st = (await cri().containerStatus({ containerId: id })).status!;
+        expect(st).toMatchObject({ state: 1, exitCode: 0, finishedAt: 0n, reason: '' });
+      }
+      // The same processes, not restarted ones.
+      expect(await pidOf(sleeper)).toBe(pids.sleeper);
+      expect(await pidOf(looper)).toBe(pids.looper);
+      const quit = (await cri().containerStatus({ containerId: quitter })).status!;
+      expect(quit).toMatchObject({ state: 2, exitCode: 7, reason: 'Error' });
+      expect(quit.finishedAt).toBeGreaterThan(0n);
+
+      // The task view agrees: the pause and both containers run, the exited one is cleaned up.
+      const tasks = await berth(env.d, ['tasks', 'ls'], { namespace: 'k8s.io' });
+      expect(tasks.code).toBe(0);
+      for (const id of [podSandboxId, sleeper, looper]) {
+        expect(tasks.stdout).toMatch(new RegExp(`^${id}\\s+\\d+\\s+RUNNING$`, 'm'));
+      }
+      expect(tasks.stdout).not.toContain(quitter);
+
+      // Tear down as the kubelet does; nothing refuses.
+      await cri().stopPodSandbox({ podSandboxId });
+      for (const id of [sleeper, looper, quitter]) {
+        expect((await cri().containerStatus({ containerId: id })).status!.state).toBe(2);
+        await cri().removeContainer({ containerId: id });
+      }
+      await cri().removePodSandbox({ podSandboxId });
+      expect((await cri().listContainers({ filter: { podSandboxId } })).containers).toEqual([]);
+      const left = await berth(env.d, ['tasks', 'ls', '-q'], { namespace: 'k8s.io' });
+      for (const id of [podSandboxId, sleeper, looper]) expect(left.stdout).not.toContain(id);
+      expect(existsSync(`/proc/${pids.sleeper}`)).toBe(false);
+    });
+  }
 });

@@ -327,9 +327,6 @@ describe.skipIf(!isRoot || !haveCni)('CRI workloads', () => {
     await expect(
       env.cri.runtime.updateContainerResources({ containerId: 'f'.repeat(64), linux: {} }),
     ).rejects.toMatchObject({ code: grpcStatus.NOT_FOUND });
-    await expect(env.cri.runtime.listMetricDescriptors({})).rejects.toMatchObject({
-      code: grpcStatus.UNIMPLEMENTED,
-    });
     await env.cri.runtime.removePodSandbox({ podSandboxId: pod.podSandboxId });
   });
 });

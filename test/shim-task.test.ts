@@ -218,7 +218,7 @@ describe.skipIf(!canRun)('berth-shim with runc', () => {
     const id = 'start-only';
     const bundle = newBundle(id, ['true']);
     const s = await startShim(id, bundle);
-    expect(s.address).toMatch(/^unix:\/\/\/run\/berth\/s\/[0-9a-f]{64}$/);
+    expect(s.address).toMatch(/^unix:\/\/\/run\/berth\/s\/[0-9a-f]{32}$/);
     expect(fs.readFileSync(path.join(bundle, 'address'), 'utf8')).toBe(s.address);
     const info = await s.task.connect({ id });
     expect(info.shimPid).toBe(s.shimPid);
@@ -369,7 +369,7 @@ describe.skipIf(!canRun)('berth-shim with runc', () => {
     );
     await expectCode(
       s.task.checkpoint({ id, path: '/tmp/x', options: undefined }),
-      'NotImplemented',
+      'FailedPrecondition',
     );
 
     await s.task.delete({ id, execId: '' });

@@ -321,6 +321,79 @@ describe.skipIf(!canRun)('tasks through berthd', () => {
     expect((await done).exitStatus).toBe(137);
   });
 
+  it('keeps `berth run -d` tasks RUNNING across a SIGTERM restart and reports exits it missed', async () => {
+    const marker = path.join(rootfs, 'tmp', `go-${process.pid}`);
+    const runD = (id: string, ...args: string[]) =>
+      berth(d, ['run', '-d', '--rootfs', rootfs, id, ...args], { namespace: NS });
+    expect((await runD('steady', 'sleep', '300')).code).toBe(0);
+    // Exits with 42 while berthd is down, once the marker appears.
+    const waitsForMarker = `while [ ! -e /tmp/${path.basename(marker)} ]; do sleep 0.1; done; exit 42`;
+    expect((await runD('quitter', 'sh', '-c', waitsForMarker)).code).toBe(0);
+    const before = await client.tasks.list();
+    const pidOf = (id: string) => before.find((t) => t.id === id)?.pid ?? 0;
+    expect(pidOf('steady')).toBeGreaterThan(0);
+
+    client.close();
+    try {
+      expect(await d.stop('SIGTERM')).toBe(0);
+      fs.writeFileSync(marker, '');
+      await waitFor(async () => !fs.existsSync(`/proc/${pidOf('quitter')}`), 10_000, 'exit');
+    } finally {
+      fs.rmSync(marker, { force: true });
+      await d.restart();
+      client = new Client({ address: d.address, namespace: NS });
+    }
+
+    const ls = await berth(d, ['t', 'ls'], { namespace: NS });
+    expect(ls.stdout).toMatch(new RegExp(`^steady\\s+${pidOf('steady')}\\s+RUNNING$`, 'm'));
+    expect(ls.stdout).toMatch(/^quitter\s+\d+\s+STOPPED$/m);
+    expect((await client.tasks.get('quitter')).exitStatus).toBe(42);
+    // Still controllable: the kill reaches the same process.
+    expect((await berth(d, ['t', 'rm', '-f', 'steady'], { namespace: NS })).stdout).toBe(
+      'steady\t137\n',
+    );
+    expect((await berth(d, ['t', 'rm', 'quitter'], { namespace: NS })).stdout).toBe(
+      'quitter\t42\n',
+    );
+  });
+
+  it('adopts a shim that is slow to answer after a restart instead of killing its task', async () => {
+    const c = await newContainer('slowshim', ['sleep', '300']);
+    const t = await c.newTask();
+    await t.start();
+    const shimPid = Number(
+      fs.readFileSync(path.join(taskStateDir(d.state), NS, 'slowshim', 'shim.pid'), 'utf8'),
+    );
+    client.close();
+    await d.stop('SIGKILL');
+    // A stopped shim still accepts connections (the kernel queues them) but answers nothing.
+    process.kill(shimPid, 'SIGSTOP');
+    const resume = () => {
+      try {
+        process.kill(shimPid, 'SIGCONT');
+      } catch {
+        /* gone */
+      }
+    };
+    const logged = d.logs().length;
+    let restarted: Promise<void> | undefined;
+    try {
+      restarted = d.restart();
+      await waitFor(
+        async () => /shim did not answer|shim not reconnected/.test(d.logs().slice(logged)),
+        20_000,
+        'a missed reconnect',
+      );
+    } finally {
+      resume();
+      await restarted;
+      client = new Client({ address: d.address, namespace: NS });
+    }
+    const after = await client.tasks.get('slowshim');
+    expect(after.status).toBe(Status.RUNNING);
+    expect(after.pid).toBe(t.pid);
+  });
+
   it('berth run passes output and the exit code through', async () => {
     const r = await berth(
       d,

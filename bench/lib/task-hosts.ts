@@ -228,7 +228,7 @@ export async function startTaskHost(
     }
     // A container whose shim went that way is still in runc's state (and cgroups).
     for (const id of ids) {
-      for (const root of RUNC_ROOTS) {
+      for (const root of [...RUNC_ROOTS, path.join(daemon.dir, 'state', 'runc')]) {
         const state = path.join(root, BENCH_NAMESPACE);
         if (existsSync(path.join(state, id))) await runcForceDelete(state, id);
       }

@@ -1,6 +1,6 @@
 import { parse } from 'smol-toml';
 import { describe, expect, it } from 'vitest';
-import { defaultConfig, normaliseConfig, renderConfig } from './config.js';
+import { defaultConfig, normaliseConfig, renderConfig, ttrpcAddressOf } from './config.js';
 
 describe('daemon config', () => {
   it('fills defaults and keeps plugin tables', () => {
@@ -34,5 +34,16 @@ describe('daemon config', () => {
     const back = normaliseConfig(parse(text) as Record<string, unknown>);
     expect(back.plugins['io.berth.t.v1.a']).toEqual({ n: 2, m: 'x' });
     expect(back.ttrpc.address).toBe('/run/berth/berth.sock.ttrpc');
+  });
+
+  it('leaves the ttrpc address derived in a default config, resolved in a dump', () => {
+    const cfg = defaultConfig();
+    const def = parse(renderConfig(cfg, [], { derived: false })) as { ttrpc: { address: string } };
+    expect(def.ttrpc.address).toBe('');
+    // A config written from the default and moved to another socket follows it.
+    const moved = normaliseConfig({ ...def, grpc: { address: '/tmp/b/berth.sock' } });
+    expect(ttrpcAddressOf(moved)).toBe('/tmp/b/berth.sock.ttrpc');
+    const dump = parse(renderConfig(cfg, [])) as { ttrpc: { address: string } };
+    expect(dump.ttrpc.address).toBe(`${cfg.grpc.address}.ttrpc`);
   });
 });

@@ -126,8 +126,14 @@ export function ttrpcAddressOf(cfg: DaemonConfig): string {
 /**
  * Renders a config as TOML with every plugin's effective table, so
  * `berthd config default` documents all options and `config dump` shows what is in force.
+ * `derived: false` (for `config default`) leaves addresses derived from others
+ * empty, so a config written from it follows its own `grpc.address`.
  */
-export function renderConfig(cfg: DaemonConfig, regs: Registration[]): string {
+export function renderConfig(
+  cfg: DaemonConfig,
+  regs: Registration[],
+  opts: { derived?: boolean } = {},
+): string {
   const plugins: Record<string, unknown> = {};
   for (const reg of regs) {
     const eff = effectiveConfig(reg, cfg.plugins);
@@ -135,5 +141,6 @@ export function renderConfig(cfg: DaemonConfig, regs: Registration[]): string {
   }
   // Tables for plugins we do not know are kept, so a dump round-trips.
   for (const [k, v] of Object.entries(cfg.plugins)) if (!(k in plugins)) plugins[k] = v;
-  return stringify({ ...cfg, ttrpc: { address: ttrpcAddressOf(cfg) }, plugins }) + '\n';
+  const ttrpc = { address: opts.derived === false ? cfg.ttrpc.address : ttrpcAddressOf(cfg) };
+  return stringify({ ...cfg, ttrpc, plugins }) + '\n';
 }

@@ -34,6 +34,13 @@ export interface CriConfig {
   registry_config_path: string;
   /** Size of each pod's /dev/shm tmpfs in bytes. */
   shm_size: number;
+  /**
+   * Where the hugetlb cgroup controller is missing, leave hugepage limits out
+   * instead of failing CreateContainer and UpdateContainerResources.
+   */
+  tolerate_missing_hugetlb_controller: boolean;
+  /** Leave hugepage limits out even where the controller exists (containerd's default). */
+  disable_hugetlb_controller: boolean;
 }
 
 export const defaultCriConfig: CriConfig = {
@@ -51,6 +58,8 @@ export const defaultCriConfig: CriConfig = {
   stream_server_port: '0',
   registry_config_path: '/etc/berth/certs.d',
   shm_size: 64 * 1024 * 1024,
+  tolerate_missing_hugetlb_controller: true,
+  disable_hugetlb_controller: true,
 };
 
 export interface ResolvedHandler extends RuntimeHandlerConfig {

@@ -21,7 +21,10 @@ import { type CriImageStore, type ResolvedImage, isDigestRef, repository } from 
 
 export function toCriImage(r: ResolvedImage): Image {
   const tags = r.names.filter((n) => !isDigestRef(n));
-  const digests = [...new Set(r.names.map((n) => `${repository(n)}@${r.manifestDigest}`))];
+  // What each name was recorded at (an index for multi-platform pulls), as containerd reports it.
+  const digests = [
+    ...new Set(r.names.map((n) => `${repository(n)}@${r.targets[n] ?? r.manifestDigest}`)),
+  ];
   const user = r.config.User ?? '';
   const numeric = user ? parseNumericUser(user.split(':')[0]!) : undefined;
   return {

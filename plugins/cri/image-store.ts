@@ -20,6 +20,7 @@ import { type UnpackDeps, unpackImage } from '../images/unpack.js';
 import { LEASE_EXPIRE_LABEL, type LeaseStore } from '../leases/store.js';
 import type { CallContext } from '../server/context.js';
 import type { NamespacedSnapshotter } from '../snapshots/namespaced.js';
+import { lookupImage } from './image-lookup.js';
 
 export const CRI_NAMESPACE = 'k8s.io';
 
@@ -38,6 +39,8 @@ interface Descriptor {
 export interface ResolvedImage {
   /** Every image record (name) pointing at this config. */
   names: string[];
+  /** name → digest of that record's target (the manifest, or the index it was pulled by). */
+  targets: Record<string, string>;
   /** The image id the CRI reports: the config digest. */
   id: string;
   manifestDigest: string;
@@ -198,15 +201,6 @@ export class CriImageStore {
     return (await this.images.list({ filters: [] }, this.ctx())).images;
   }
 
-  async record(name: string): Promise<PbImage | undefined> {
-    try {
-      return (await this.images.get({ name }, this.ctx())).image;
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  }
-
   /** Records `name` → `target`, replacing the target (and these labels) of an existing record. */
   async putRecord(
     name: string,
@@ -263,6 +257,7 @@ export class CriImageStore {
     const diffIds = cfg.rootfs?.diff_ids ?? [];
     return {
       names: [rec.name],
+      targets: { [rec.name]: rec.target.digest },
       id: manifest.config.digest,
       manifestDigest: md.digest,
       manifest: { mediaType: md.mediaType, digest: md.digest, size: md.size },
@@ -285,29 +280,18 @@ export class CriImageStore {
         continue; // content not (fully) present: not usable, not listed
       }
       const have = byId.get(r.id);
-      if (have) have.names.push(rec.name);
-      else byId.set(r.id, r);
+      if (have) {
+        have.names.push(rec.name);
+        Object.assign(have.targets, r.targets);
+      } else byId.set(r.id, r);
     }
     return [...byId.values()];
   }
 
-  /**
-   * An image by name, by id (config digest, with or without `sha256:`), or by an
-   * unambiguous id prefix; undefined when there is none.
-   */
+  /** The image a CRI reference names (see lookupImage for the forms); undefined when there is none. */
   async find(ref: string): Promise<ResolvedImage | undefined> {
     if (!ref) return undefined;
-    for (const candidate of normalizedNames(ref)) {
-      const rec = await this.record(candidate);
-      if (rec) {
-        const r = await this.resolveRecord(rec);
-        return (await this.listResolved()).find((x) => x.id === r.id) ?? r;
-      }
-    }
-    const all = await this.listResolved();
-    const id = ref.startsWith('sha256:') ? ref : `sha256:${ref}`;
-    const hits = all.filter((i) => i.id.startsWith(id) || i.names.includes(ref));
-    return hits.length === 1 ? hits[0] : undefined;
+    return lookupImage(await this.listResolved(), ref);
   }
 
   /**
@@ -335,18 +319,4 @@ export class CriImageStore {
     );
     return r.chainId;
   }
-}
-
-/** The names a user reference may be stored under (`busybox` → `docker.io/library/busybox:latest`). */
-export function normalizedNames(ref: string): string[] {
-  const out = [ref];
-  let r = ref;
-  const first = r.split('/')[0]!;
-  const hasDomain =
-    r.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost');
-  if (!hasDomain) r = `docker.io/${r.includes('/') ? r : `library/${r}`}`;
-  const last = r.slice(r.lastIndexOf('/') + 1);
-  if (!r.includes('@') && !last.includes(':')) r = `${r}:latest`;
-  if (r !== ref) out.push(r);
-  return out;
 }

@@ -14,6 +14,7 @@ import type { MetadataDB } from '../metadata/db.js';
 import { type LocalService, adaptService } from '../server/grpc-adapter.js';
 import { getSnapshotService } from '../snapshots/plugin.js';
 import type { TaskManager } from '../tasks/manager.js';
+import { withCallLogging } from './call-logging.js';
 import { CniRuntime } from './cni.js';
 import { type CriConfig, defaultCriConfig } from './config.js';
 import { CriImageService } from './image-service.js';
@@ -92,7 +93,12 @@ export const criPlugin: Registration<CriConfig> = {
           adaptService(
             'runtime.v1.RuntimeService',
             RuntimeServiceService,
-            withStreamingCalls(runtimeService, streaming.service) as unknown as LocalService,
+            withCallLogging(
+              RuntimeServiceService,
+              withStreamingCalls(runtimeService, streaming.service) as unknown as LocalService,
+              ctx.log,
+              (id) => runtime.d.store.containers.find(id)?.sandboxId,
+            ),
           ),
         );
         server.addService(
@@ -100,7 +106,7 @@ export const criPlugin: Registration<CriConfig> = {
           adaptService(
             'runtime.v1.ImageService',
             ImageServiceService,
-            imageService as unknown as LocalService,
+            withCallLogging(ImageServiceService, imageService as unknown as LocalService, ctx.log),
           ),
         );
       },

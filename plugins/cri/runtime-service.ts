@@ -2,9 +2,10 @@
 // mapping over CriRuntime. Methods not defined here answer UNIMPLEMENTED
 // through the gRPC adapter.
 
-import { errInvalidArgument, errNotImplemented, isNotFound } from '../../api/errors.js';
+import { errInvalidArgument, isNotFound } from '../../api/errors.js';
 import {
   CgroupDriver,
+  type CheckpointContainerRequest,
   ContainerConfig,
   ContainerEventType,
   type Container,
@@ -20,6 +21,8 @@ import {
   type ExecSyncResponse,
   type ListContainersRequest,
   type ListContainersResponse,
+  type ListMetricDescriptorsResponse,
+  type ListPodSandboxMetricsResponse,
   type ListPodSandboxRequest,
   type ListPodSandboxResponse,
   type PodSandbox,
@@ -39,6 +42,7 @@ import {
   type StopContainerRequest,
   type StopPodSandboxRequest,
   type UpdateContainerResourcesRequest,
+  type UpdatePodSandboxResourcesRequest,
   type UpdateRuntimeConfigRequest,
   type ContainerStatsRequest,
   type ContainerStatsResponse,
@@ -53,7 +57,10 @@ import {
 } from '../../api/gen/cri/runtime/v1/api.js';
 import { VERSION } from '../../api/version.js';
 import type { CallContext } from '../server/context.js';
+import { checkpointContainer } from './checkpoint.js';
 import { availableHandlers } from './config.js';
+import { CriMetrics, metricDescriptors } from './metrics.js';
+import { updatePodSandboxResources } from './pod-resources.js';
 import type { ContainerEvent, ContainerEventKind, CriRuntime } from './runtime.js';
 import type { CriStats } from './stats.js';
 import type { ContainerRecord, SandboxRecord } from './store.js';
@@ -84,11 +91,14 @@ function matchLabels(
 export class CriRuntimeService {
   /** The pod CIDR the kubelet last sent with UpdateRuntimeConfig. */
   private podCidr = '';
+  private readonly metrics: CriMetrics;
 
   constructor(
     private readonly rt: CriRuntime,
     private readonly stats: CriStats,
-  ) {}
+  ) {
+    this.metrics = new CriMetrics({ store: rt.d.store, read: (id) => stats.read(id) });
+  }
 
   async version(_req: VersionRequest): Promise<VersionResponse> {
     return {
@@ -145,10 +155,15 @@ export class CriRuntimeService {
     return {};
   }
 
-  async checkpointContainer(): Promise<never> {
-    throw errNotImplemented(
-      'CheckpointContainer: checkpointing containers (CRIU) is not supported by berthd',
-    );
+  async checkpointContainer(req: CheckpointContainerRequest, ctx: CallContext): Promise<object> {
+    if (!req.containerId) throw errInvalidArgument('container_id is required');
+    const c = this.rt.d.store.containers.resolve(req.containerId);
+    await checkpointContainer(this.rt, c, () => this.toContainerStatus(c), {
+      location: req.location,
+      timeoutS: Number(req.timeout),
+      signal: ctx.signal,
+    });
+    return {};
   }
 
   // ---- sandboxes
@@ -412,16 +427,17 @@ export class CriRuntimeService {
     return { stats: await Promise.all(chosen.map((sb) => this.stats.sandbox(sb))) };
   }
 
-  async listMetricDescriptors(): Promise<never> {
-    throw errNotImplemented(
-      'ListMetricDescriptors: Prometheus-style pod metrics are not offered; use ListPodSandboxStats',
-    );
+  async listMetricDescriptors(): Promise<ListMetricDescriptorsResponse> {
+    return { descriptors: metricDescriptors() };
   }
 
-  async listPodSandboxMetrics(): Promise<never> {
-    throw errNotImplemented(
-      'ListPodSandboxMetrics: Prometheus-style pod metrics are not offered; use ListPodSandboxStats',
-    );
+  async listPodSandboxMetrics(): Promise<ListPodSandboxMetricsResponse> {
+    return { podMetrics: await this.metrics.list() };
+  }
+
+  async updatePodSandboxResources(req: UpdatePodSandboxResourcesRequest): Promise<object> {
+    await updatePodSandboxResources(this.rt, req);
+    return {};
   }
 
   /** Every subscriber gets every event from the moment it subscribed until it hangs up. */

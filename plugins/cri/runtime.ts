@@ -42,6 +42,8 @@ import { MNT, umount2 } from '../../native/index.js';
 import { mountAll, unmountAll } from '../../snapshots/mount.js';
 import type { ContainerStore } from '../metadata/containers.js';
 import type { NamespacedSnapshotter } from '../snapshots/namespaced.js';
+import type { StateResponse } from '../../api/gen/containerd/task/v2/shim.js';
+import { withGrowingDeadline } from '../tasks/growing-deadline.js';
 import type { TaskManager } from '../tasks/manager.js';
 import { type CniPodArgs, type CniResult, type CniRuntime, resultIPs } from './cni.js';
 import { type CriConfig, resolveHandler } from './config.js';
@@ -51,7 +53,7 @@ import { type CriImageStore, type ResolvedImage, CRI_NAMESPACE } from './image-s
 import { NameIndex, containerName, sandboxName } from './names.js';
 import { createNetns, removeNetns } from './netns.js';
 import { mountShm, removePodFiles, writePodFiles } from './sandbox-files.js';
-import { applyResources, containerSpec, sandboxSpec } from './spec.js';
+import { applyResources, containerSpec, hugepageHandling, sandboxSpec } from './spec.js';
 import type { ContainerRecord, CriStore, SandboxRecord } from './store.js';
 
 const SNAPSHOTTER = 'overlayfs';
@@ -95,11 +97,18 @@ function toPbMounts(ms: { type: string; source: string; options: string[] }[]): 
   return ms.map((m) => ({ type: m.type, source: m.source, target: '', options: m.options }));
 }
 
+/** First limit for a recovered task's State call; doubled after each miss. */
+const STATE_TIMEOUT_MS = 5_000;
+
+/** What a task's shim says at recovery: no task (its shim is gone), no answer, or its state. */
+type TaskProbe =
+  { kind: 'none' } | { kind: 'unanswered'; err: unknown } | { kind: 'task'; state: StateResponse };
+
 export class CriRuntime {
   readonly events = new EventEmitter();
   private readonly names = new NameIndex();
   /** Per id, so a stop and a remove of the same object do not interleave. */
-  private readonly lock = new KeyedMutex();
+  readonly lock = new KeyedMutex();
   private readonly logs = new Map<string, { writer: CriLogWriter; fifo: FifoSet }>();
   /** The sandbox image pull in flight, shared by concurrent RunPodSandbox calls. */
   private sandboxPull: Promise<unknown> | undefined;
@@ -373,8 +382,14 @@ export class CriRuntime {
         exitStatus = r.exitStatus;
         exitedAt = (fromTimestamp(r.exitedAt)?.getTime() ?? Date.now()) * 1e6;
       } catch {
-        const death = t.conn.closed ? await t.deathExit() : undefined;
-        if (death) exitStatus = death.exitStatus;
+        if (t.conn.closed) {
+          const death = await t.deathExit();
+          // berthd let go of the shim (it is stopping): the task runs on, and
+          // the next start reconnects and watches it again. Not an exit.
+          if (!death) return;
+          exitStatus = death.exitStatus;
+          exitedAt = (fromTimestamp(death.exitedAt)?.getTime() ?? Date.now()) * 1e6;
+        }
       }
       await this.onExit(id, kind, exitStatus, exitedAt);
     })();
@@ -505,6 +520,7 @@ export class CriRuntime {
           user,
           sandboxDir: sb.dir,
           shmPath: path.join(sb.dir, 'shm'),
+          hugepages: hugepageHandling(this.d.config),
         });
         await this.createDbRecord(
           id,
@@ -677,7 +693,13 @@ export class CriRuntime {
   }
 
   async stopContainer(idOrPrefix: string, timeoutS: number): Promise<void> {
-    const rec = this.d.store.containers.resolve(idOrPrefix);
+    let rec: ContainerRecord;
+    try {
+      rec = this.d.store.containers.resolve(idOrPrefix);
+    } catch (err) {
+      if (isNotFound(err)) return; // gone already: stopping is idempotent, as the kubelet expects
+      throw err;
+    }
     if (rec.state !== 'running') return;
     await this.killTask(rec.id, timeoutS, rec.stopSignal || 'SIGTERM');
     await this.exits.get(rec.id);
@@ -738,7 +760,7 @@ export class CriRuntime {
           resources: { devices: kept.devices, pids: kept.pids, blockIO: kept.blockIO },
         },
       };
-      applyResources(resources)(next);
+      applyResources(resources, hugepageHandling(this.d.config))(next);
       const res = next.linux!.resources!;
       if (rec.state === 'running') {
         const t = this.d.manager.get(CRI_NAMESPACE, rec.id);
@@ -873,44 +895,91 @@ export class CriRuntime {
 
   // ---------------------------------------------------------------- recovery
 
-  /** Restores names, live tasks, log writers and exit watchers from the records. */
+  /**
+   * Restores names, live tasks, log writers and exit watchers from the records.
+   * What the shims say wins over what was recorded: a running task keeps (or
+   * gets back) its pod READY and its container RUNNING, a stopped one gets its
+   * real exit, and only a task that is gone is reported lost.
+   */
   async recover(): Promise<void> {
     await this.d.store.load();
-    for (const sb of this.d.store.sandboxes.list()) {
+    const sandboxes = this.d.store.sandboxes.list();
+    const containers = this.d.store.containers.list();
+    // Every shim asked at once: a slow one must not hold up the others.
+    const probes = new Map(
+      await Promise.all(
+        [...sandboxes, ...containers].map(async (r) => [r.id, await this.probeTask(r.id)] as const),
+      ),
+    );
+    for (const sb of sandboxes) {
       this.names.reserve(sb.name, sb.id);
-      const alive = await this.taskState(sb.id);
-      if (alive?.status === TaskStatus.RUNNING) {
-        this.watchExit(sb.id, 'sandbox');
-      } else if (sb.state === 'ready') {
-        sb.state = 'notready';
-        await this.d.store.sandboxes.put(sb);
-        if (alive) await this.deleteTask(sb.id).catch(() => {});
-      }
+      await this.recoverSandbox(sb, probes.get(sb.id)!);
     }
-    for (const c of this.d.store.containers.list()) {
+    for (const c of containers) {
       this.names.reserve(c.name, c.id);
-      if (c.state !== 'running') continue;
-      const st = await this.taskState(c.id);
-      if (st?.status === TaskStatus.RUNNING) {
-        if (st.stdout) {
-          try {
-            this.reattachStdio(c, st);
-          } catch (err) {
-            this.d.log.warn({ err, container: c.id }, 'container stdio cannot be reattached');
-          }
-        }
-        this.watchExit(c.id, 'container');
-      } else if (st) {
-        const at = (fromTimestamp(st.exitedAt)?.getTime() ?? Date.now()) * 1e6;
-        await this.onExit(c.id, 'container', st.exitStatus, at);
-      } else {
-        c.state = 'exited';
-        c.exitCode = 255;
-        c.reason = 'Unknown';
-        c.message = 'the container task was lost while berthd was down';
-        c.finishedAt = c.finishedAt || nowNs();
+      await this.recoverContainer(c, probes.get(c.id)!);
+    }
+  }
+
+  private async recoverSandbox(sb: SandboxRecord, probe: TaskProbe): Promise<void> {
+    if (probe.kind === 'unanswered') {
+      // Unknown is not lost: the record stands, and the wait reports an exit if one comes.
+      this.d.log.warn({ err: probe.err, sandbox: sb.id }, 'pause task did not answer');
+      this.watchExit(sb.id, 'sandbox');
+      return;
+    }
+    if (probe.kind === 'task' && probe.state.status === TaskStatus.RUNNING) {
+      // The pause it started still runs (an older berthd recorded NOTREADY when it stopped).
+      if (sb.state !== 'ready' && sb.pid === probe.state.pid) {
+        this.d.log.warn({ sandbox: sb.id }, 'pod sandbox recorded not ready while it runs');
+        sb.state = 'ready';
+        await this.d.store.sandboxes.put(sb);
+      }
+      this.watchExit(sb.id, 'sandbox');
+    } else if (sb.state === 'ready') {
+      sb.state = 'notready';
+      await this.d.store.sandboxes.put(sb);
+      if (probe.kind === 'task') await this.deleteTask(sb.id).catch(() => {});
+    }
+  }
+
+  private async recoverContainer(c: ContainerRecord, probe: TaskProbe): Promise<void> {
+    const st = probe.kind === 'task' ? probe.state : undefined;
+    if (st?.status === TaskStatus.RUNNING) {
+      if (c.state !== 'running') {
+        // Its process runs (an older berthd recorded exit 255 when it stopped).
+        this.d.log.warn({ container: c.id, recorded: c.state }, 'container recorded not running');
+        Object.assign(c, { state: 'running', pid: st.pid, exitCode: 0, finishedAt: 0 });
+        Object.assign(c, { reason: '', message: '', startedAt: c.startedAt || nowNs() });
         await this.d.store.containers.put(c);
       }
+      if (st.stdout) {
+        try {
+          this.reattachStdio(c, st);
+        } catch (err) {
+          this.d.log.warn({ err, container: c.id }, 'container stdio cannot be reattached');
+        }
+      }
+      this.watchExit(c.id, 'container');
+      return;
+    }
+    if (c.state !== 'running') return;
+    if (probe.kind === 'unanswered') {
+      this.d.log.warn(
+        { err: probe.err, container: c.id },
+        'container task did not answer: kept running, its output not logged',
+      );
+      this.watchExit(c.id, 'container');
+    } else if (st) {
+      const at = (fromTimestamp(st.exitedAt)?.getTime() ?? Date.now()) * 1e6;
+      await this.onExit(c.id, 'container', st.exitStatus, at);
+    } else {
+      c.state = 'exited';
+      c.exitCode = 255;
+      c.reason = 'Unknown';
+      c.message = 'the container task was lost while berthd was down';
+      c.finishedAt = c.finishedAt || nowNs();
+      await this.d.store.containers.put(c);
     }
   }
 
@@ -948,13 +1017,17 @@ export class CriRuntime {
     });
   }
 
-  private async taskState(id: string) {
+  /** The task's state from its shim, asked patiently: a slow shim is not a dead one. */
+  private async probeTask(id: string): Promise<TaskProbe> {
     const t = this.d.manager.find(CRI_NAMESPACE, id);
-    if (!t) return undefined;
+    if (!t) return { kind: 'none' };
     try {
-      return await t.task.state({ id, execId: '' }, t.opts({ timeoutMs: 5_000 }));
-    } catch {
-      return undefined;
+      const state = await withGrowingDeadline(STATE_TIMEOUT_MS, (timeoutMs) =>
+        t.task.state({ id, execId: '' }, t.opts({ timeoutMs })),
+      );
+      return { kind: 'task', state };
+    } catch (err) {
+      return { kind: 'unanswered', err };
     }
   }
 }

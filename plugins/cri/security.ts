@@ -1,10 +1,18 @@
-// Host facts the CRI specs depend on: whether berthd may lower OOM scores, and
-// Berth's runtime-default seccomp profile.
+// Host facts the CRI specs depend on: whether berthd may lower OOM scores, the
+// capabilities it can hand out, and Berth's runtime-default seccomp profile.
 
 import { readFileSync } from 'node:fs';
 import { errInvalidArgument } from '../../api/errors.js';
-import type { LinuxSeccomp } from '../../api/oci/index.js';
-import type { SecurityProfile } from '../../api/gen/cri/runtime/v1/api.js';
+import {
+  type LinuxSeccomp,
+  type SpecOpt,
+  compose,
+  withAddedCapabilities,
+  withAmbientCapabilities,
+  withCapabilities,
+  withDroppedCapabilities,
+} from '../../api/oci/index.js';
+import type { Capability, SecurityProfile } from '../../api/gen/cri/runtime/v1/api.js';
 import { SecurityProfile_ProfileType } from '../../api/gen/cri/runtime/v1/api.js';
 
 const CAP_SYS_RESOURCE = 24n;
@@ -35,6 +43,32 @@ export function clampOomScoreAdj(requested: number): number {
   const v = Math.max(-1000, Math.min(1000, requested));
   if (hasCapSysResource()) return v;
   return Math.max(v, ownOomScoreAdj());
+}
+
+const isAll = (c: string) => c.trim().toUpperCase() === 'ALL';
+
+/**
+ * A container's capabilities from the CRI add/drop lists, in containerd's
+ * order: ALL in add grants every capability berthd holds (`held`; asking runc
+ * for more fails the start), ALL in drop clears the set, then the named adds,
+ * then the named drops, so add ALL + drop X is everything held but X. Ambient
+ * capabilities come last.
+ */
+export function withCriCapabilities(caps: Capability, held: readonly string[]): SpecOpt {
+  const opts: SpecOpt[] = [];
+  if (caps.addCapabilities.some(isAll)) opts.push(withCapabilities(held));
+  if (caps.dropCapabilities.some(isAll)) opts.push(withCapabilities([]));
+  const add = caps.addCapabilities.filter((c) => !isAll(c));
+  const drop = caps.dropCapabilities.filter((c) => !isAll(c));
+  if (add.length > 0) opts.push(withAddedCapabilities(add));
+  if (drop.length > 0) opts.push(withDroppedCapabilities(drop));
+  if (caps.addAmbientCapabilities.length > 0) {
+    opts.push(
+      withAddedCapabilities(caps.addAmbientCapabilities),
+      withAmbientCapabilities(caps.addAmbientCapabilities),
+    );
+  }
+  return compose(...opts);
 }
 
 // Berth's runtime default: allow everything except the syscalls no container

@@ -2,7 +2,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { errInvalidArgument, errNotFound } from '../../api/errors.js';
+import { errFailedPrecondition, errInvalidArgument, errNotFound } from '../../api/errors.js';
 import {
   type ContainerConfig,
   type LinuxContainerResources,
@@ -19,12 +19,9 @@ import {
   defaultSpec,
   generateSpec,
   mergeEnv,
-  withAddedCapabilities,
-  withAmbientCapabilities,
   withAnnotations,
   withCgroupsPath,
   withDevices,
-  withDroppedCapabilities,
   withImageConfig,
   withMaskedPaths,
   withNamespacePath,
@@ -37,10 +34,12 @@ import {
   withSysctls,
   withoutNamespace,
   withNamespace,
-  DEFAULT_UNIX_CAPABILITIES,
+  currentBoundingCapabilities,
 } from '../../api/oci/index.js';
+import { hostCgroupControllers } from './cgroup-controllers.js';
+import type { CriConfig } from './config.js';
 import type { ResolvedImage } from './image-store.js';
-import { clampOomScoreAdj, seccompFor } from './security.js';
+import { clampOomScoreAdj, seccompFor, withCriCapabilities } from './security.js';
 
 export const CRI_NAMESPACE = 'k8s.io';
 export const ANN = {
@@ -160,6 +159,10 @@ export interface ContainerSpecInput {
   /** Per-pod files: hostname, hosts, resolv.conf; shm directory. */
   sandboxDir: string;
   shmPath?: string;
+  /** From hugepageHandling: the plugin's hugetlb settings against the host. */
+  hugepages: HugepageHandling;
+  /** What `add_capabilities: ["ALL"]` and privileged grant: berthd's own bounding set by default. */
+  heldCapabilities?: readonly string[];
 }
 
 /** Entrypoint/cmd rules of the CRI: command replaces entrypoint (and cmd), args replace cmd. */
@@ -203,7 +206,27 @@ function hostDevice(hostPath: string, containerPath: string): LinuxDevice {
   };
 }
 
-export function applyResources(r: LinuxContainerResources | undefined): SpecOpt {
+/** What becomes of a request's hugepage limits: set, left out, or refused. */
+export type HugepageHandling = 'apply' | 'drop' | 'reject';
+
+/**
+ * containerd's rules: disable_hugetlb_controller always leaves them out; a host
+ * without the controller (runc would fail the start) leaves them out when
+ * tolerate_missing_hugetlb_controller is set and refuses them otherwise.
+ */
+export function hugepageHandling(
+  cfg: Pick<CriConfig, 'disable_hugetlb_controller' | 'tolerate_missing_hugetlb_controller'>,
+  controllers: ReadonlySet<string> = hostCgroupControllers(),
+): HugepageHandling {
+  if (cfg.disable_hugetlb_controller) return 'drop';
+  if (controllers.has('hugetlb')) return 'apply';
+  return cfg.tolerate_missing_hugetlb_controller ? 'drop' : 'reject';
+}
+
+export function applyResources(
+  r: LinuxContainerResources | undefined,
+  hugepages: HugepageHandling,
+): SpecOpt {
   return (s) => {
     if (!r) return;
     s.linux ??= {};
@@ -219,7 +242,13 @@ export function applyResources(r: LinuxContainerResources | undefined): SpecOpt 
       res.memory.limit = Number(r.memoryLimitInBytes);
       if (r.memorySwapLimitInBytes) res.memory.swap = Number(r.memorySwapLimitInBytes);
     }
-    if (r.hugepageLimits.length > 0) {
+    if (r.hugepageLimits.length > 0 && hugepages === 'reject') {
+      throw errFailedPrecondition(
+        'linux.resources.hugepage_limits: this host has no hugetlb cgroup controller ' +
+          '(set tolerate_missing_hugetlb_controller to leave the limits out)',
+      );
+    }
+    if (r.hugepageLimits.length > 0 && hugepages === 'apply') {
       res.hugepageLimits = r.hugepageLimits.map((h) => ({
         pageSize: h.pageSize,
         limit: Number(h.limit),
@@ -347,27 +376,13 @@ export function containerSpec(i: ContainerSpecInput): Spec {
         : pidMode === NamespaceMode.TARGET
           ? withNamespacePath('pid', proc(i.targetPid ?? 0, 'pid'))
           : withNamespace('pid'),
-    applyResources(c.linux?.resources),
+    applyResources(c.linux?.resources, i.hugepages),
   ];
+  const held = i.heldCapabilities ?? currentBoundingCapabilities();
   if (privileged) {
-    opts.push(withPrivileged());
+    opts.push(withPrivileged(held));
   } else {
-    const caps = sc?.capabilities;
-    if (caps) {
-      const upper = (xs: string[]) => xs.map((x) => x.toUpperCase());
-      if (upper(caps.dropCapabilities).includes('ALL')) {
-        opts.push(withDroppedCapabilities(DEFAULT_UNIX_CAPABILITIES));
-      } else if (caps.dropCapabilities.length > 0) {
-        opts.push(withDroppedCapabilities(caps.dropCapabilities));
-      }
-      if (caps.addCapabilities.length > 0) opts.push(withAddedCapabilities(caps.addCapabilities));
-      if (caps.addAmbientCapabilities.length > 0) {
-        opts.push(
-          withAddedCapabilities(caps.addAmbientCapabilities),
-          withAmbientCapabilities(caps.addAmbientCapabilities),
-        );
-      }
-    }
+    if (sc?.capabilities) opts.push(withCriCapabilities(sc.capabilities, held));
     if (sc?.maskedPaths.length) opts.push(withMaskedPaths(sc.maskedPaths));
     if (sc?.readonlyPaths.length) opts.push(withReadonlyPaths(sc.readonlyPaths));
     opts.push(withSeccompProfile(seccompFor(sc?.seccomp, sc?.seccompProfilePath ?? '', false)));

@@ -49,6 +49,61 @@ describe('CRI stats', () => {
     expect(sampleFromMetrics({ typeUrl: 'other', value: new Uint8Array() }, 0)).toBeUndefined();
   });
 
+  it('keeps the CPU split, throttling, page cache and OOM counts of v1 and v2 for metrics', () => {
+    const m1 = v1.Metrics.fromJSON({
+      cpu: {
+        usage: { total: 9, user: 5, kernel: 3 },
+        throttling: { periods: 10, throttledPeriods: 2, throttledTime: 700 },
+      },
+      memory: {
+        usage: { usage: 10, failcnt: 4 },
+        kernel: { usage: 6 },
+        totalCache: 7,
+        totalMappedFile: 1,
+        totalActiveFile: 2,
+        totalInactiveFile: 3,
+      },
+      memoryOomControl: { oomKill: 1 },
+      pids: { current: 2, limit: 100 },
+    });
+    expect(sampleFromMetrics(packAny(V1_METRICS, v1.Metrics, m1), 0)).toMatchObject({
+      userNs: 5,
+      systemNs: 3,
+      cfsPeriods: 10,
+      cfsThrottledPeriods: 2,
+      cfsThrottledNs: 700,
+      cache: 7,
+      mappedFile: 1,
+      activeFile: 2,
+      inactiveFile: 3,
+      kernel: 6,
+      failcnt: 4,
+      oomKills: 1,
+      pidsLimit: 100,
+    });
+    const m2 = v2.Metrics.fromJSON({
+      cpu: { userUsec: 5, systemUsec: 3, nrPeriods: 10, nrThrottled: 2, throttledUsec: 7 },
+      memory: { file: 7, fileMapped: 1, activeFile: 2, inactiveFile: 3, kernelStack: 6 },
+      memoryEvents: { max: 4, oomKill: 1 },
+      pids: { current: 2, limit: 0 },
+    });
+    expect(sampleFromMetrics(packAny(V2_METRICS, v2.Metrics, m2), 0)).toMatchObject({
+      userNs: 5000,
+      systemNs: 3000,
+      cfsPeriods: 10,
+      cfsThrottledPeriods: 2,
+      cfsThrottledNs: 7000,
+      cache: 7,
+      mappedFile: 1,
+      activeFile: 2,
+      inactiveFile: 3,
+      kernel: 6,
+      failcnt: 4,
+      oomKills: 1,
+      pidsLimit: 0,
+    });
+  });
+
   it('computes nano cores from two samples', () => {
     const base = sampleFromMetrics(
       packAny(V2_METRICS, v2.Metrics, v2.Metrics.fromJSON({ cpu: { usageUsec: 0 } })),

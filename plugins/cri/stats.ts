@@ -21,6 +21,7 @@ import { unpackAny } from '../../api/typeurl.js';
 import type { NamespacedSnapshotter } from '../snapshots/namespaced.js';
 import type { TaskManager } from '../tasks/manager.js';
 import { CRI_NAMESPACE } from './image-store.js';
+import { parseNetDevCounters } from './net-dev.js';
 import type { ContainerRecord, CriStore, SandboxRecord } from './store.js';
 
 export const V1_METRICS = 'io.containerd.cgroups.v1.Metrics';
@@ -41,6 +42,22 @@ export interface CgroupSample {
   limit: number;
   swapUsage: number;
   pids: number;
+  /** Task limit, 0 when unlimited. */
+  pidsLimit: number;
+  userNs: number;
+  systemNs: number;
+  cfsPeriods: number;
+  cfsThrottledPeriods: number;
+  cfsThrottledNs: number;
+  /** Page cache (v1 total_cache, v2 file). */
+  cache: number;
+  mappedFile: number;
+  activeFile: number;
+  inactiveFile: number;
+  kernel: number;
+  /** Times usage hit the limit (v1 failcnt, v2 memory.events max). */
+  failcnt: number;
+  oomKills: number;
 }
 
 /** v1 reports "unlimited" as ~2^63 (clamped to 2^53 by the shim); anything above RAM is no limit. */
@@ -66,6 +83,19 @@ export function sampleFromMetrics(any: Any | undefined, atNs: number): CgroupSam
       // memsw counts memory plus swap.
       swapUsage: Math.max(0, (mem?.swap?.usage ?? 0) - usage),
       pids: m1.pids?.current ?? 0,
+      pidsLimit: m1.pids?.limit ?? 0,
+      userNs: m1.cpu?.usage?.user ?? 0,
+      systemNs: m1.cpu?.usage?.kernel ?? 0,
+      cfsPeriods: m1.cpu?.throttling?.periods ?? 0,
+      cfsThrottledPeriods: m1.cpu?.throttling?.throttledPeriods ?? 0,
+      cfsThrottledNs: m1.cpu?.throttling?.throttledTime ?? 0,
+      cache: mem?.totalCache ?? 0,
+      mappedFile: mem?.totalMappedFile ?? 0,
+      activeFile: mem?.totalActiveFile ?? 0,
+      inactiveFile: mem?.totalInactiveFile ?? 0,
+      kernel: mem?.kernel?.usage ?? 0,
+      failcnt: mem?.usage?.failcnt ?? 0,
+      oomKills: m1.memoryOomControl?.oomKill ?? 0,
     };
   }
   const m2 = unpackAny(any, V2_METRICS, v2.Metrics);
@@ -83,6 +113,19 @@ export function sampleFromMetrics(any: Any | undefined, atNs: number): CgroupSam
       limit: effectiveLimit(mem?.usageLimit ?? 0),
       swapUsage: mem?.swapUsage ?? 0,
       pids: m2.pids?.current ?? 0,
+      pidsLimit: m2.pids?.limit ?? 0,
+      userNs: (m2.cpu?.userUsec ?? 0) * 1000,
+      systemNs: (m2.cpu?.systemUsec ?? 0) * 1000,
+      cfsPeriods: m2.cpu?.nrPeriods ?? 0,
+      cfsThrottledPeriods: m2.cpu?.nrThrottled ?? 0,
+      cfsThrottledNs: (m2.cpu?.throttledUsec ?? 0) * 1000,
+      cache: mem?.file ?? 0,
+      mappedFile: mem?.fileMapped ?? 0,
+      activeFile: mem?.activeFile ?? 0,
+      inactiveFile: mem?.inactiveFile ?? 0,
+      kernel: mem?.kernelStack ?? 0,
+      failcnt: m2.memoryEvents?.max ?? 0,
+      oomKills: m2.memoryEvents?.oomKill ?? 0,
     };
   }
   return undefined;
@@ -98,22 +141,14 @@ export function nanoCores(prev: CgroupSample, cur: CgroupSample): number {
 
 /** Interfaces from /proc/<pid>/net/dev, loopback left out. */
 export function parseNetDev(text: string): NetworkInterfaceUsage[] {
-  const out: NetworkInterfaceUsage[] = [];
-  for (const line of text.split('\n').slice(2)) {
-    const m = /^\s*([^:\s]+):\s*(.*)$/.exec(line);
-    if (!m || m[1] === 'lo') continue;
-    const f = m[2]!.trim().split(/\s+/).map(Number);
-    if (f.length < 16) continue;
-    const u = (n: number) => ({ value: BigInt(n) });
-    out.push({
-      name: m[1]!,
-      rxBytes: u(f[0]!),
-      rxErrors: u(f[2]!),
-      txBytes: u(f[8]!),
-      txErrors: u(f[10]!),
-    });
-  }
-  return out;
+  const u = (n: number) => ({ value: BigInt(n) });
+  return parseNetDevCounters(text).map((c) => ({
+    name: c.name,
+    rxBytes: u(c.rxBytes),
+    rxErrors: u(c.rxErrors),
+    txBytes: u(c.txBytes),
+    txErrors: u(c.txErrors),
+  }));
 }
 
 const u64 = (n: number) => ({ value: BigInt(Math.max(0, Math.round(n))) });
@@ -158,7 +193,7 @@ export class CriStats {
   constructor(private readonly d: StatsDeps) {}
 
   /** One reading of a task's cgroup; undefined when the task is not running. */
-  private async read(id: string): Promise<CgroupSample | undefined> {
+  async read(id: string): Promise<CgroupSample | undefined> {
     const t = this.d.manager.find(CRI_NAMESPACE, id);
     if (!t) return undefined;
     try {

@@ -6,7 +6,7 @@ export interface TaskRuntimeConfig {
   shim_start_timeout_ms: number;
   /** Dial timeout for a freshly started shim's socket. */
   shim_dial_timeout_ms: number;
-  /** Per-shim reconnect (dial + Connect) timeout when the daemon restarts. */
+  /** First per-shim reconnect (dial + Connect) limit when the daemon restarts; doubled after each miss. */
   shim_reconnect_timeout_ms: number;
   /** How long `shim delete` may take when cleaning up after a dead shim. */
   shim_delete_timeout_ms: number;

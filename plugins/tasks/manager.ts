@@ -29,6 +29,8 @@ import {
   runShimDelete,
   runShimStart,
 } from './shim-process.js';
+import { withGrowingDeadline } from './growing-deadline.js';
+import { takesRuncOptions, withRuncRoot } from './runc-root.js';
 import { ShimSpares } from './shim-spares.js';
 import { ShimTask, type TaskExitInfo, taskKey } from './shim.js';
 
@@ -43,6 +45,10 @@ export interface TaskManagerOptions {
   ttrpcAddress: string;
   /** What shims get as -publish-binary. */
   publishBinary: string;
+  /** Where Berth's shims put their sockets (under the daemon's state directory). */
+  socketDir: string;
+  /** runc's state root for tasks whose create options name none (under the daemon's state). */
+  runcRoot: string;
   publisher: Publisher;
   log: Logger;
   /** Overrides the shim lookup (tests). */
@@ -131,6 +137,7 @@ export class TaskManager {
       address: this.o.address,
       ttrpcAddress: this.o.ttrpcAddress,
       publishBinary: this.o.publishBinary,
+      socketDir: this.o.socketDir,
       debug: this.o.config.shim_debug,
     };
   }
@@ -197,7 +204,9 @@ export class TaskManager {
             stderr: c.stderr,
             checkpoint: '',
             parentCheckpoint: '',
-            options: c.options,
+            options: takesRuncOptions(c.runtime, isBerthShim(command))
+              ? withRuncRoot(c.options, this.o.runcRoot)
+              : c.options,
           },
           shim.opts(),
         );
@@ -227,7 +236,7 @@ export class TaskManager {
     }
     const group = groupKey(spec, c.id);
     if (group === c.id) return undefined;
-    const socket = socketPath(this.o.address, c.namespace, group);
+    const socket = socketPath(this.o.address, c.namespace, group, this.o.socketDir);
     if (!(await acceptsConnections(socket))) return undefined;
     return { socket, address: toAddress(socket) };
   }
@@ -381,8 +390,9 @@ export class TaskManager {
 
   /**
    * Reconnects to the shims of bundles left by a previous daemon, all in
-   * parallel with short timeouts; a shim that is gone is cleaned up and its
-   * task reported exited. `keep` says whether a task still has its container.
+   * parallel; a shim that misses its deadline is asked again with a longer one
+   * (slow is not dead), a shim that is gone is cleaned up and its task
+   * reported exited. `keep` says whether a task still has its container.
    */
   async recover(keep: (namespace: string, id: string) => Promise<boolean>): Promise<{
     reconnected: number;
@@ -455,7 +465,24 @@ export class TaskManager {
     const address = await bundle.readAddress();
     if (!address) throw new BerthError('NotFound', 'bundle has no shim address');
     if (!shimPath) throw new BerthError('NotFound', 'bundle has no shim binary path');
-    const timeoutMs = this.o.config.shim_reconnect_timeout_ms;
+    const task = taskKey(bundle.namespace, bundle.id);
+    const shim = await withGrowingDeadline(
+      this.o.config.shim_reconnect_timeout_ms,
+      (timeoutMs) => this.connectShim(bundle, address, shimPath, timeoutMs),
+      (timeoutMs) =>
+        this.o.log.warn({ task, timeoutMs }, 'shim did not answer in time; trying a longer limit'),
+    );
+    this.watch(shim);
+    this.tasks.set(shim.key, shim);
+  }
+
+  /** One dial and Connect to a running shim, within `timeoutMs` each. */
+  private async connectShim(
+    bundle: Bundle,
+    address: string,
+    shimPath: string,
+    timeoutMs: number,
+  ): Promise<ShimTask> {
     const conn = await TtrpcClient.connect(dialTarget(address), { timeoutMs });
     await bundle.ensureLogFifo();
     const logReader = openShimLog(
@@ -476,8 +503,7 @@ export class TaskManager {
       shim.disconnect();
       throw err;
     }
-    this.watch(shim);
-    this.tasks.set(shim.key, shim);
+    return shim;
   }
 
   private async scanBundles(): Promise<Bundle[]> {

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { TasksService } from '../../api/gen/containerd/services/tasks/v1/tasks.js';
 import type { Publisher } from '../core/publisher.js';
 import { PluginType, type Registration } from '../core/types.js';
@@ -11,6 +12,7 @@ import {
   defaultTaskRuntimeConfig,
 } from './config.js';
 import { TaskManager } from './manager.js';
+import { daemonSocketDir } from '../../shim/address.js';
 import { TasksLocal } from './service.js';
 
 /**
@@ -32,6 +34,8 @@ export const taskRuntimePlugin: Registration<TaskRuntimeConfig, TaskManager> = {
       address: ctx.daemon.address,
       ttrpcAddress: ctx.daemon.ttrpcAddress,
       publishBinary: process.argv[1] ?? 'berthd',
+      socketDir: daemonSocketDir(ctx.daemon.state),
+      runcRoot: path.join(ctx.daemon.state, 'runc'),
       publisher: ctx.get<Publisher>(PluginType.Event),
       log: ctx.log,
     });

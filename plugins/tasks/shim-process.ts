@@ -11,6 +11,7 @@ import { DeleteResponse } from '../../api/gen/containerd/task/v2/shim.js';
 import type { ShimCommand } from './binary.js';
 import { cloexecFrom } from '../../native/index.js';
 import { formatAssignment } from '../../shim/spare.js';
+import { SOCKET_DIR_ENV } from '../../shim/address.js';
 
 export interface ShimInvocation {
   command: ShimCommand;
@@ -23,6 +24,8 @@ export interface ShimInvocation {
   ttrpcAddress: string;
   /** Passed as -publish-binary; runtime v2 shims forward over ttrpc instead. */
   publishBinary: string;
+  /** Directory for Berth's shim sockets ($BERTH_SHIM_SOCKET_DIR); other shims ignore it. */
+  socketDir?: string;
   debug?: boolean;
 }
 
@@ -55,6 +58,7 @@ function shimEnv(inv: ShimInvocation): Record<string, string> {
     NAMESPACE: inv.namespace,
     MAX_SHIM_VERSION: '2',
     GOMAXPROCS: '2',
+    ...(inv.socketDir ? { [SOCKET_DIR_ENV]: inv.socketDir } : {}),
   };
 }
 

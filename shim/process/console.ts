@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { receiveConsoleFd, type ReceivedFd } from '../../native/index.js';
-import { SOCKET_DIR } from '../address.js';
+import { shimSocketDir } from '../address.js';
 
 export interface ConsoleSocket {
   path: string;
@@ -14,7 +14,7 @@ export interface ConsoleSocket {
   abort(): void;
 }
 
-export function listenConsoleSocket(dir = SOCKET_DIR): ConsoleSocket {
+export function listenConsoleSocket(dir = shimSocketDir()): ConsoleSocket {
   mkdirSync(dir, { recursive: true, mode: 0o711 });
   const p = path.join(dir, `pty-${randomBytes(8).toString('hex')}`);
   const controller = new AbortController();

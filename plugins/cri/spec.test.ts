@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { isBerthError } from '../../api/errors.js';
+import {
+  ContainerConfig,
+  LinuxContainerResources,
+  PodSandboxConfig,
+} from '../../api/gen/cri/runtime/v1/api.js';
+import { type Spec, defaultSpec } from '../../api/oci/index.js';
+import type { ResolvedImage } from './image-store.js';
+import { type HugepageHandling, applyResources, containerSpec, hugepageHandling } from './spec.js';
+
+const WITH_HUGETLB = new Set(['cpu', 'memory', 'hugetlb']);
+const WITHOUT_HUGETLB = new Set(['cpu', 'memory']);
+const hugepageLimits = [{ pageSize: '2MB', limit: 0 }];
+
+describe('hugepage limits', () => {
+  it('follow disable_hugetlb_controller, the host and tolerate_missing_hugetlb_controller', () => {
+    const cfg = (disable: boolean, tolerate: boolean) => ({
+      disable_hugetlb_controller: disable,
+      tolerate_missing_hugetlb_controller: tolerate,
+    });
+    expect(hugepageHandling(cfg(true, true), WITH_HUGETLB)).toBe('drop');
+    expect(hugepageHandling(cfg(true, false), WITHOUT_HUGETLB)).toBe('drop');
+    expect(hugepageHandling(cfg(false, true), WITH_HUGETLB)).toBe('apply');
+    expect(hugepageHandling(cfg(false, false), WITH_HUGETLB)).toBe('apply');
+    expect(hugepageHandling(cfg(false, true), WITHOUT_HUGETLB)).toBe('drop');
+    expect(hugepageHandling(cfg(false, false), WITHOUT_HUGETLB)).toBe('reject');
+  });
+
+  function resourcesWith(handling: HugepageHandling): Spec {
+    const s = defaultSpec({ id: 'c', namespace: 'k8s.io' });
+    const r = LinuxContainerResources.fromJSON({ cpuShares: 512, hugepageLimits });
+    applyResources(r, handling)(s);
+    return s;
+  }
+
+  it('are set, left out (the rest still applied) or refused with FailedPrecondition', () => {
+    expect(resourcesWith('apply').linux!.resources!.hugepageLimits).toEqual([
+      { pageSize: '2MB', limit: 0 },
+    ]);
+    const dropped = resourcesWith('drop').linux!.resources!;
+    expect(dropped.hugepageLimits).toBeUndefined();
+    expect(dropped.cpu?.shares).toBe(512);
+    let err: unknown;
+    try {
+      resourcesWith('reject');
+    } catch (e) {
+      err = e;
+    }
+    expect(isBerthError(err, 'FailedPrecondition')).toBe(true);
+    expect((err as Error).message).toMatch(/hugetlb.*tolerate_missing_hugetlb_controller/);
+  });
+
+  it('a request without hugepage limits is never refused', () => {
+    const s = defaultSpec({ id: 'c', namespace: 'k8s.io' });
+    applyResources(LinuxContainerResources.fromJSON({ cpuShares: 2 }), 'reject')(s);
+    expect(s.linux!.resources!.cpu?.shares).toBe(2);
+  });
+});
+
+describe('containerSpec', () => {
+  const image = {
+    names: ['docker.io/library/busybox:latest'],
+    targets: {},
+    id: 'sha256:' + 'a'.repeat(64),
+    manifestDigest: 'sha256:' + 'b'.repeat(64),
+    manifest: { mediaType: '', digest: '', size: 0 },
+    config: { Cmd: ['sh'] },
+    diffIds: [],
+    chainIds: [],
+    layers: [],
+    size: 0,
+  } as ResolvedImage;
+
+  function spec(
+    config: Record<string, unknown>,
+    o: { hugepages: HugepageHandling; held: string[]; podLinux?: Record<string, unknown> },
+  ) {
+    return containerSpec({
+      id: 'c1',
+      sandboxId: 'p1',
+      config: ContainerConfig.fromJSON({ metadata: { name: 'app' }, ...config }),
+      sandboxConfig: PodSandboxConfig.fromJSON({ metadata: { name: 'pod' }, linux: o.podLinux }),
+      image,
+      imageName: 'busybox',
+      sandboxPid: 1,
+      user: { uid: 0, gid: 0, additionalGids: [0] },
+      sandboxDir: '/nonexistent',
+      hugepages: o.hugepages,
+      heldCapabilities: o.held,
+    });
+  }
+
+  it("applies the kubelet's request as a host without hugetlb and CAP_SYS_RESOURCE allows", () => {
+    const s = spec(
+      {
+        linux: {
+          resources: { hugepageLimits },
+          securityContext: {
+            capabilities: { addCapabilities: ['ALL'], dropCapabilities: ['KILL'] },
+          },
+        },
+      },
+      { hugepages: 'drop', held: ['CAP_CHOWN', 'CAP_KILL', 'CAP_SYS_ADMIN'] },
+    );
+    expect(s.linux!.resources?.hugepageLimits).toBeUndefined();
+    expect(s.process!.capabilities!.bounding).toEqual(['CAP_CHOWN', 'CAP_SYS_ADMIN']);
+    expect(s.process!.capabilities!.effective).toEqual(['CAP_CHOWN', 'CAP_SYS_ADMIN']);
+  });
+
+  it('gives a privileged container the held capabilities', () => {
+    const privileged = { securityContext: { privileged: true } };
+    const s = spec(
+      { linux: privileged },
+      { hugepages: 'apply', held: ['CAP_CHOWN', 'CAP_NET_ADMIN'], podLinux: privileged },
+    );
+    expect(s.process!.capabilities!.bounding).toEqual(['CAP_CHOWN', 'CAP_NET_ADMIN']);
+  });
+});
