@@ -11,6 +11,9 @@ import {
   splitRunArgs,
 } from './container-flags.js';
 import { withClient } from './context.js';
+import { removeTask } from './tasks.js';
+import type { Client } from '../../api/client/client.js';
+import { isNotFound } from '../../api/errors.js';
 
 /** Container record as readable JSON: the spec decoded, options shown by type. */
 export function containerInfo(c: Container) {
@@ -81,14 +84,19 @@ export function registerContainers(program: Command) {
     );
   cs.command('rm <ids...>')
     .aliases(['remove', 'delete', 'del'])
-    .description('delete container records')
+    .description('delete containers (and a stopped task); a running task is refused unless --force')
+    .option('-f, --force', 'kill a running task first')
     .action(
-      withClient(async (client, ids: string[]) => {
+      withClient(async (client, ids: string[], f: { force?: boolean }) => {
         let failed = false;
         for (const id of ids) {
           try {
+            const ctr = await client.loadContainer(id);
+            // As ctr does: a record deleted under a live task would leave its
+            // shim running with nothing to name it by.
+            if (await hasTask(client, id)) await removeTask(client, id, f.force ?? false);
             // Its snapshot goes with it, as with ctr.
-            await deleteContainerAndSnapshot(client, await client.loadContainer(id));
+            await deleteContainerAndSnapshot(client, ctr);
           } catch (err) {
             failed = true;
             process.stderr.write(
@@ -107,4 +115,14 @@ export function registerContainers(program: Command) {
         process.stdout.write(labelsString(c.labels) + '\n');
       }),
     );
+}
+
+async function hasTask(client: Client, id: string): Promise<boolean> {
+  try {
+    await client.tasks.get(id);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
 }

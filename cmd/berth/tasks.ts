@@ -38,7 +38,7 @@ async function forEachId(ids: string[], what: string, fn: (id: string) => Promis
 }
 
 /** Kills with SIGKILL if asked, waits for the exit, then deletes the task. */
-async function removeTask(client: Client, id: string, force: boolean): Promise<number> {
+export async function removeTask(client: Client, id: string, force: boolean): Promise<number> {
   const p = await client.tasks.get(id);
   if (p.status !== Status.STOPPED && p.status !== Status.CREATED) {
     if (!force) throw new Error(`task is ${statusName(p.status)}: stop it first or use --force`);

@@ -497,11 +497,20 @@ export class TaskManager {
       conn,
       logReader,
     );
+    let taskPid: number;
     try {
-      await shim.task.connect({ id: bundle.id }, shim.opts({ timeoutMs }));
+      ({ taskPid } = await shim.task.connect({ id: bundle.id }, shim.opts({ timeoutMs })));
     } catch (err) {
       shim.disconnect();
       throw err;
+    }
+    if (taskPid === 0) {
+      // The shim started but the task was never created in it: the daemon
+      // died between the two. Nobody was told of a task, so it is cleaned up,
+      // not adopted as one that `tasks ls` could never show.
+      shim.expectedClose = true;
+      shim.disconnect();
+      throw new BerthError('NotFound', 'the shim has no task: it was never created');
     }
     return shim;
   }
