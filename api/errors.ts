@@ -105,8 +105,23 @@ export const isAlreadyExists = (err: unknown) => isBerthError(err, 'AlreadyExist
 export function toStatus(err: unknown): { code: number; message: string } {
   if (err instanceof BerthError) return { code: err.status, message: err.message };
   const message = err instanceof Error ? err.message : String(err);
-  return { code: StatusCode.UNKNOWN, message };
+  // A system error nobody wrapped still gets the status its errno means (a
+  // full disk is ResourceExhausted, not Unknown).
+  const errno = (err as { code?: unknown } | undefined)?.code;
+  const mapped = typeof errno === 'string' ? ERRNO_STATUS[errno] : undefined;
+  return { code: mapped ?? StatusCode.UNKNOWN, message };
 }
+
+/** Errnos whose meaning is plain enough to report without context (see fs-errors.ts for the rest). */
+const ERRNO_STATUS: Readonly<Record<string, number>> = {
+  ENOSPC: ErrorCodes.ResourceExhausted,
+  EDQUOT: ErrorCodes.ResourceExhausted,
+  EMFILE: ErrorCodes.ResourceExhausted,
+  ENFILE: ErrorCodes.ResourceExhausted,
+  EACCES: ErrorCodes.PermissionDenied,
+  EPERM: ErrorCodes.PermissionDenied,
+  EROFS: ErrorCodes.FailedPrecondition,
+};
 
 const byNumber = new Map<number, ErrorCode>(
   Object.entries(ErrorCodes).map(([k, v]) => [v, k as ErrorCode]),

@@ -5,7 +5,7 @@
 
 import { spawn, type StdioOptions } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { BerthError, errNotFound } from '../api/errors.js';
+import { BerthError, type ErrorCode, errNotFound } from '../api/errors.js';
 
 export interface RuncOptions {
   /** Binary name or path (options.binary_name); "runc" by default. */
@@ -84,14 +84,37 @@ export class RuncError extends BerthError {
   constructor(
     readonly command: string,
     readonly detail: string,
+    code: ErrorCode = 'Unknown',
   ) {
     // runc's own log lines already read "runc create failed: …".
     super(
-      'Unknown',
+      code,
       detail.startsWith(`runc ${command} failed`) ? detail : `runc ${command} failed: ${detail}`,
     );
     this.name = 'RuncError';
   }
+}
+
+/**
+ * runc's failures by what they say, for create, start and exec: a caller can
+ * tell a spec it must fix (InvalidArgument) from something missing on the host
+ * (NotFound) or a conflict, instead of one opaque Unknown. First match wins;
+ * the message stays runc's own.
+ */
+const RUNC_FAILURES: [RegExp, ErrorCode][] = [
+  [/container with given ID already exists/i, 'AlreadyExists'],
+  [/invalid rootfs|rootfs \S* (?:does not exist|not found)/i, 'NotFound'],
+  [/exec: .*(?:executable file not found|no such file or directory)/i, 'NotFound'],
+  [/error mounting .*no such file or directory/i, 'NotFound'],
+  [
+    /invalid character|cannot unmarshal|unexpected end of JSON|args must not be empty|namespace .* does not exist|invalid (?:mount|spec|argument|configuration|cgroup|capability)|unknown capability|is not supported/i,
+    'InvalidArgument',
+  ],
+  [/operation not permitted|permission denied/i, 'PermissionDenied'],
+];
+
+export function runcFailureCode(detail: string): ErrorCode {
+  return RUNC_FAILURES.find(([re]) => re.test(detail))?.[1] ?? 'Unknown';
 }
 
 export class Runc {
@@ -256,5 +279,5 @@ function classify(command: string, detail: string): BerthError {
   if (command === 'kill' && /not running|process already finished/i.test(detail)) {
     return errNotFound(`process already finished: ${detail}`);
   }
-  return new RuncError(command, detail);
+  return new RuncError(command, detail, runcFailureCode(detail));
 }

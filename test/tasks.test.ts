@@ -226,6 +226,40 @@ describe.skipIf(!canRun)('tasks through berthd', () => {
     expect(fs.existsSync(path.join(taskStateDir(d.state), NS, 'bad4'))).toBe(false);
   });
 
+  it("maps runc's failures to codes and keeps runc's message", async () => {
+    const failure = async (p: Promise<unknown>) => {
+      try {
+        await p;
+      } catch (err) {
+        return { code: (err as BerthError).code, message: (err as Error).message };
+      }
+      throw new Error('expected a failure');
+    };
+    for (const runtime of ['io.containerd.berth.v2', 'io.containerd.runc.v2']) {
+      if (runtime.includes('runc') && !fs.existsSync(RUNC_SHIM)) continue;
+      const tag = runtime.split('.')[2];
+      // An executable that is not in the image: runc create fails at exec.
+      const noExe = await newContainer(`noexe-${tag}`, ['/no/such/binary'], runtime);
+      const f1 = await failure(noExe.newTask());
+      if (runtime.includes('berth')) expect(f1.code).toBe('NotFound');
+      expect(f1.message).toMatch(/no such file or directory|not found/);
+      await noExe.delete();
+    }
+    // A rootfs that is not there.
+    const noRoot = await client.newContainer({
+      id: 'noroot',
+      spec: generateDefaultSpec({ id: 'noroot', namespace: NS }, [
+        withRootfs(path.join(tmp, 'missing-rootfs')),
+        withProcessArgs('true'),
+      ]) as unknown as Record<string, unknown>,
+      runtime: 'io.containerd.berth.v2',
+    });
+    const f2 = await failure(noRoot.newTask());
+    expect(f2.code).toBe('NotFound');
+    expect(f2.message).toMatch(/rootfs/);
+    await noRoot.delete();
+  });
+
   it('reports a task whose shim was killed as exited 137 and cleans up after it', async () => {
     // Subscribed before anything happens: the stream starts on first read.
     const abort = new AbortController();

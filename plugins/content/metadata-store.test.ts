@@ -55,6 +55,19 @@ describe('ContentMetadataStore', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('leases an ingest before its file exists, so a crash between never leaves it unprotected', async () => {
+    const opened = local.writer.bind(local);
+    let leasedFirst: boolean | undefined;
+    local.writer = (...args: Parameters<typeof opened>) => {
+      // A daemon killed right here must already have the ingest in its lease.
+      leasedFirst = leased.includes('a/l1/ingest/r1');
+      return opened(...args);
+    };
+    const w = await cs.writer('a', 'r1', { lease: 'l1' });
+    await w.close();
+    expect(leasedFirst).toBe(true);
+  });
+
   it('records committed content per namespace with labels and times', async () => {
     const info = await put('a', 'one', { labels: { x: '1', empty: '' } });
     expect(info).toMatchObject({ digest: digestOf('one'), size: 3, labels: { x: '1' } });

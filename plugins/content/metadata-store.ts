@@ -295,23 +295,21 @@ export class ContentMetadataStore {
       if (await this.db.view((tx) => tx.has(key)))
         throw errAlreadyExists(`content ${opts.expected}`);
     }
+    // The lease first, the file second: a daemon killed in between leaves a
+    // lease naming an ingest that never started (harmless), never an ingest on
+    // disk that no lease protects from the collector.
+    const lease = opts.lease;
+    const onIngest = this.hooks.onIngest;
+    if (lease && onIngest) {
+      await this.db.update([namespaceLock(namespace)], async (tx) => {
+        await ensureNamespace(tx, namespace);
+        await onIngest(namespace, lease, ref, tx);
+      });
+    }
     const w = await this.store.writer(this.backendRef(namespace, ref), {
       total: opts.total,
       expected: opts.expected,
     });
-    try {
-      const lease = opts.lease;
-      const onIngest = this.hooks.onIngest;
-      if (lease && onIngest) {
-        await this.db.update([namespaceLock(namespace)], async (tx) => {
-          await ensureNamespace(tx, namespace);
-          await onIngest(namespace, lease, ref, tx);
-        });
-      }
-    } catch (err) {
-      await w.close();
-      throw err;
-    }
     return new NamespacedWriter(this, w, namespace, ref, opts.lease);
   }
 

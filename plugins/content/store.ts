@@ -21,6 +21,7 @@ import {
   errNotFound,
   errUnavailable,
 } from '../../api/errors.js';
+import { fsError } from '../../api/fs-errors.js';
 import { type Adaptor, parseFilters } from '../filters/index.js';
 import { CANONICAL_ALGORITHM, type DigestAlgorithm, parseDigest } from './digest.js';
 
@@ -516,14 +517,18 @@ export class IngestWriter {
       );
     }
     let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await this.fh.write(
-        data,
-        done,
-        data.length - done,
-        this.state.offset + done,
-      );
-      done += bytesWritten;
+    try {
+      while (done < data.length) {
+        const { bytesWritten } = await this.fh.write(
+          data,
+          done,
+          data.length - done,
+          this.state.offset + done,
+        );
+        done += bytesWritten;
+      }
+    } catch (err) {
+      throw fsError(`write ingest ${this.state.ref} (${path.join(this.state.dir, 'data')})`, err);
     }
     this.hash.update(data);
     this.state.offset += done;
@@ -553,8 +558,10 @@ export class IngestWriter {
       const wantSize = size || this.state.total;
       const wantDigest = expected || this.state.expected;
       const algorithm = wantDigest ? parseDigest(wantDigest).algorithm : CANONICAL_ALGORITHM;
-      await this.fh.sync();
       const data = path.join(this.state.dir, 'data');
+      await this.fh.sync().catch((err: unknown) => {
+        throw fsError(`commit ingest ${this.state.ref}: sync ${data}`, err);
+      });
       let actualSize: number;
       try {
         actualSize = (await stat(data)).size;
