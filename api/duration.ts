@@ -13,6 +13,9 @@ const UNIT_MS: Record<string, number> = {
   h: 3_600_000,
 };
 
+/** Go's longest duration (math.MaxInt64 nanoseconds) in milliseconds. */
+export const MAX_GO_DURATION_MS = 9_223_372_036_854.775807;
+
 /** A Go duration ("100ms", "1h30m", "0") in milliseconds; negative ones are refused. */
 export function parseGoDuration(text: string, what: string): number {
   if (typeof text !== 'string') throw errInvalidArgument(`${what} must be a duration string`);
@@ -28,5 +31,9 @@ export function parseGoDuration(text: string, what: string): number {
     pos = re.lastIndex;
   }
   if (pos === 0) throw errInvalidArgument(`${what}: invalid duration ${JSON.stringify(text)}`);
+  // Go refuses what overflows; here it would become Infinity or a timer that fires at once.
+  if (!(total <= MAX_GO_DURATION_MS)) {
+    throw errInvalidArgument(`${what}: invalid duration ${JSON.stringify(text)}: too long`);
+  }
   return total;
 }

@@ -14,6 +14,7 @@ import {
   type VersionResponse,
 } from '../gen/containerd/services/version/v1/version.js';
 import type { Any } from '../gen/google/protobuf/any.js';
+import { isBerthError } from '../errors.js';
 import { ContainerHandle, type NewContainerOptions, specAny } from './container.js';
 import { ContentApi } from './content.js';
 import { imagesApi } from './images.js';
@@ -144,9 +145,28 @@ export class Client {
   };
 
   readonly containers = {
-    list: async (...filters: string[]): Promise<Container[]> =>
-      (await this.call<{ containers: Container[] }>(ContainersClient, 'list', { filters }))
-        .containers,
+    /**
+     * Containers matching any of the filters, one message each: a namespace's
+     * records together can pass the message size limit that a unary List hits.
+     */
+    list: async (...filters: string[]): Promise<Container[]> => {
+      const out: Container[] = [];
+      try {
+        const stream = this.stream<{ container?: Container }>(
+          ContainersClient,
+          'listStream',
+          { filters },
+          { timeoutMs: undefined },
+        );
+        for await (const m of stream) if (m.container) out.push(m.container);
+      } catch (err) {
+        // A daemon without ListStream still answers the unary List.
+        if (out.length > 0 || !isBerthError(err, 'NotImplemented')) throw err;
+        return (await this.call<{ containers: Container[] }>(ContainersClient, 'list', { filters }))
+          .containers;
+      }
+      return out;
+    },
     get: async (id: string): Promise<Container> =>
       (await this.call<{ container: Container }>(ContainersClient, 'get', { id })).container,
     create: async (container: Partial<Container> & Pick<Container, 'id'>): Promise<Container> =>

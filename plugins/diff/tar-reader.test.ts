@@ -10,7 +10,7 @@ import { ByteReader } from './byte-reader.js';
 import { decompress } from './decompress.js';
 import { BLOCK } from './tar-format.js';
 import { readTar } from './tar-reader.js';
-import { encodeHeader, END_OF_ARCHIVE, padding } from './tar-writer.js';
+import { encodeHeader, END_OF_ARCHIVE, padding, paxRecord } from './tar-writer.js';
 
 async function* chunked(buf: Buffer, size = 333): AsyncGenerator<Buffer> {
   for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
@@ -125,6 +125,39 @@ describe('readTar', () => {
     expect(e!.xattrs.get('security.capability')).toEqual(value);
     expect(e!.mtime).toBe(1700000000.25);
     expect(e!.data).toBe('abc');
+  });
+
+  it('refuses a PAX time too large for a number', async () => {
+    // Found by fuzzing: 400 digits parsed to Infinity and reached utimes.
+    const data = paxRecord('mtime', '9'.repeat(400));
+    const pax = encodeHeader({
+      name: 'PaxHeaders/f',
+      type: 'file',
+      mode: 0,
+      uid: 0,
+      gid: 0,
+      size: data.length,
+      mtime: 0,
+    })[0]!;
+    pax[156] = 'x'.charCodeAt(0);
+    pax.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const b of pax) sum += b;
+    pax.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+    const file = encodeHeader({
+      name: 'f',
+      type: 'file',
+      mode: 0,
+      uid: 0,
+      gid: 0,
+      size: 0,
+      mtime: 0,
+    });
+    const err = await caught(
+      entries(Buffer.concat([pax, data, padding(data.length), ...file, END_OF_ARCHIVE])),
+    );
+    expect(isBerthError(err, 'InvalidArgument')).toBe(true);
+    expect((err as Error).message).toMatch(/PAX mtime out of range/);
   });
 
   it('rejects a corrupted header with InvalidArgument', async () => {

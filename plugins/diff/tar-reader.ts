@@ -138,7 +138,10 @@ function paxTime(v: Buffer, key: string): number {
   const s = v.toString('latin1');
   if (!/^-?[0-9]+(\.[0-9]+)?$/.test(s))
     throw errInvalidArgument(`PAX ${key} ${JSON.stringify(s)} is not a time`);
-  return Number(s);
+  const n = Number(s);
+  // Hundreds of digits parse to Infinity, which later fails utimes unclearly.
+  if (!Number.isSafeInteger(Math.trunc(n))) throw errInvalidArgument(`PAX ${key} out of range`);
+  return n;
 }
 
 const padding = (size: number) => (BLOCK - (size % BLOCK)) % BLOCK;

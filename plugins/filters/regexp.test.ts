@@ -115,6 +115,25 @@ describe('Go regexp translation', () => {
     expect(() => compileGoRegexp('(?U)a+')).toThrow(/ungreedy/);
   });
 
+  it('handles patterns far longer than the call stack allows as arguments', () => {
+    // Found by fuzzing: the rest of the pattern was rebuilt with a spread of
+    // its code points, a RangeError past ~120k characters (and quadratic).
+    expect(m(`${'a|'.repeat(100_000)}b`, 'b')).toBe(true);
+    expect(() => compileGoRegexp('('.repeat(200_000))).toThrow(RegexpSyntaxError);
+    // The same spread built error messages and escape names.
+    const filler = 'a'.repeat(200_000);
+    expect(() => compileGoRegexp(`[${filler}`)).toThrow(RegexpSyntaxError);
+    expect(() => compileGoRegexp(`\\p{${filler}}`)).toThrow(RegexpSyntaxError);
+    expect(() => compileGoRegexp(`\\x{${filler}}`)).toThrow(RegexpSyntaxError);
+  });
+
+  it('refuses a pattern too large to compile when parsing, not when matching', () => {
+    // Found by fuzzing: V8 compiles on first use, so test() threw SyntaxError.
+    expect(() => compileGoRegexp('a'.repeat(200_000))).toThrow(RegexpSyntaxError);
+    // Small enough for one-byte subjects, too large once compiled for two-byte ones.
+    expect(() => compileGoRegexp('😀'.repeat(30_000))).toThrow(RegexpSyntaxError);
+  });
+
   it('rejects what RE2 rejects', () => {
     for (const bad of [
       '(?=a)',

@@ -132,19 +132,37 @@ interface Flags {
 
 class Translator {
   private i = 0;
-  private readonly chars: number[];
+  private readonly chars: number[] = [];
+  /** Index in `pattern` of each code point in `chars`, then the pattern's length. */
+  private readonly offsets: number[] = [];
   readonly flags: Flags = { i: false, m: false, s: false };
 
   constructor(readonly pattern: string) {
-    this.chars = Array.from(pattern, (ch) => ch.codePointAt(0)!);
+    for (let u = 0; u < pattern.length;) {
+      const c = pattern.codePointAt(u)!;
+      this.chars.push(c);
+      this.offsets.push(u);
+      u += c > 0xffff ? 2 : 1;
+    }
+    this.offsets.push(pattern.length);
   }
 
   private peekChar(offset = 0): number | undefined {
     return this.chars[this.i + offset];
   }
 
+  /**
+   * Code points [from, to) as a slice of the original string: rebuilding text
+   * by spreading code points overflowed the call stack on long patterns (and
+   * made every group or brace quadratic).
+   */
+  private text(from: number, to = this.chars.length): string {
+    const at = (i: number) => this.offsets[Math.min(Math.max(i, 0), this.chars.length)];
+    return this.pattern.slice(at(from), at(to));
+  }
+
   private rest(): string {
-    return String.fromCodePoint(...this.chars.slice(this.i));
+    return this.text(this.i);
   }
 
   private fail(msg: string): never {
@@ -313,7 +331,7 @@ class Translator {
     if (c === 0x7b /* { */) {
       const end = this.chars.indexOf(0x7d, this.i);
       if (end < 0) this.fail('invalid character class range: missing }');
-      const name = String.fromCodePoint(...this.chars.slice(this.i + 1, end));
+      const name = this.text(this.i + 1, end);
       this.i = end + 1;
       return unicodeClass(name, negated);
     }
@@ -343,14 +361,14 @@ class Translator {
       case 'x': {
         if (this.peekChar() === 0x7b) {
           const end = this.chars.indexOf(0x7d, this.i);
-          const hex = end < 0 ? '' : String.fromCodePoint(...this.chars.slice(this.i + 1, end));
+          const hex = end < 0 ? '' : this.text(this.i + 1, end);
           if (!/^[0-9A-Fa-f]+$/.test(hex) || parseInt(hex, 16) > MAX_CP) {
             this.fail('invalid escape sequence: \\x{');
           }
           this.i = end + 1;
           return parseInt(hex, 16);
         }
-        const hex = String.fromCodePoint(...this.chars.slice(this.i, this.i + 2));
+        const hex = this.text(this.i, this.i + 2);
         if (!/^[0-9A-Fa-f]{2}$/.test(hex)) this.fail(`invalid escape sequence: \\x${hex}`);
         this.i += 2;
         return parseInt(hex, 16);
@@ -383,7 +401,7 @@ class Translator {
     for (;;) {
       const c = this.peekChar();
       if (c === undefined) {
-        this.fail(`missing closing ]: ${String.fromCodePoint(...this.chars.slice(start))}`);
+        this.fail(`missing closing ]: ${this.text(start)}`);
       }
       // `]` right after `[` or `[^` is a literal, as in Go.
       if (c === 0x5d && !first) {
@@ -452,7 +470,13 @@ export function compileGoRegexp(pattern: string): RegExp {
   const source = t.translate();
   const flags = `u${t.flags.i ? 'i' : ''}`;
   try {
-    return new RegExp(source, flags);
+    const re = new RegExp(source, flags);
+    // V8 compiles on first use, once for one-byte and once for two-byte
+    // subjects; a pattern too large to compile must fail here, not in the
+    // middle of a later List.
+    re.test('');
+    re.test('\u0100');
+    return re;
   } catch (err) {
     const reason =
       err instanceof Error ? err.message.replace(/^Invalid regular expression: /, '') : String(err);

@@ -16,6 +16,18 @@ describe('hosts.toml', () => {
     });
   });
 
+  it('keeps headers named like Object.prototype members', () => {
+    // Found by fuzzing: `__proto__` was assigned to the prototype and lost.
+    const [mirror] = parseHostsToml(
+      '[host."http://m.example".header]\n"__proto__" = "a"\n"constructor" = "b"\n',
+      'r.example',
+    );
+    expect(Object.entries(mirror!.header)).toEqual([
+      ['__proto__', 'a'],
+      ['constructor', 'b'],
+    ]);
+  });
+
   it('lists mirrors in file order before the server', () => {
     const hosts = parseHostsToml(
       `

@@ -98,7 +98,8 @@ function hostFromURL(
       throw errInvalidArgument(`hosts.toml: unknown capability ${JSON.stringify(c)} for ${raw}`);
     }
   }
-  const header: Record<string, string> = {};
+  // No prototype: a header named `__proto__` would otherwise be dropped.
+  const header: Record<string, string> = Object.create(null);
   if (table.header !== undefined) {
     if (!isRecord(table.header))
       throw errInvalidArgument(`hosts.toml: header of ${raw} must be a table`);

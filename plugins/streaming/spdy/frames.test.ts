@@ -125,6 +125,26 @@ describe('header blocks', () => {
     expect(decodeHeaderBlock(raw)).toEqual({ streamtype: ['stdin'], multi: ['a', 'b'] });
   });
 
+  it('decode headers named like Object.prototype members', () => {
+    // `__proto__` once reached the prototype and `push` failed with a TypeError.
+    const raw = Buffer.from([
+      ...[0, 0, 0, 2],
+      ...[0, 0, 0, 9, ...Buffer.from('__proto__'), 0, 0, 0, 1, 0x61],
+      ...[0, 0, 0, 11, ...Buffer.from('constructor'), 0, 0, 0, 1, 0x62],
+    ]);
+    expect(Object.entries(decodeHeaderBlock(raw))).toEqual([
+      ['__proto__', ['a']],
+      ['constructor', ['b']],
+    ]);
+  });
+
+  it('split a value into as many NUL-separated values as it holds', () => {
+    // Found by fuzzing: spreading 200k values into push() overflowed the stack.
+    const values = decodeHeaderBlock(encodeHeaderBlock({ a: '\0'.repeat(200_000) })).a!;
+    expect(values).toHaveLength(200_001);
+    expect(values.every((v) => v === '')).toBe(true);
+  });
+
   it('keep one compression context per direction across blocks', async () => {
     const c = new HeaderCompressor();
     const d = new HeaderDecompressor();

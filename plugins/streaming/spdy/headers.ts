@@ -33,7 +33,8 @@ export function encodeHeaderBlock(headers: Record<string, string | string[]>): B
 }
 
 export function decodeHeaderBlock(raw: Buffer): HeaderMap {
-  const out: HeaderMap = {};
+  // No prototype: a peer's header may be named `__proto__` or `constructor`.
+  const out: HeaderMap = Object.create(null);
   if (raw.length < 4) throw new SpdyProtocolError('header block too short');
   const count = raw.readUInt32BE(0);
   let off = 4;
@@ -49,7 +50,9 @@ export function decodeHeaderBlock(raw: Buffer): HeaderMap {
   for (let i = 0; i < count; i++) {
     const name = str().toLowerCase();
     const value = str();
-    (out[name] ??= []).push(...value.split('\0'));
+    // Appended one by one: a spread of many NUL-separated values overflows the stack.
+    const values = (out[name] ??= []);
+    for (const v of value.split('\0')) values.push(v);
   }
   return out;
 }
