@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import type { Benchmark, BenchContext } from './benchmark.js';
 import { criStreamingBenchmark } from './benchmarks/cri-streaming.js';
 import { criBenchmark } from './benchmarks/cri.js';
+import { critestBenchmark } from './benchmarks/critest.js';
 import { daemonBenchmark } from './benchmarks/daemon.js';
 import { imagesBenchmark } from './benchmarks/images.js';
 import { scaleBenchmark } from './benchmarks/scale.js';
@@ -24,6 +25,7 @@ const BENCHMARKS: Benchmark[] = [
   scaleBenchmark,
   criStreamingBenchmark,
   criBenchmark,
+  critestBenchmark,
   imagesBenchmark,
   soakBenchmark,
 ];

@@ -36,3 +36,4 @@ fi
 
 echo "setup: building"
 npm run --silent build
+bash scripts/go-tools.sh >/dev/null || [[ $? == 3 ]] # stock crictl and critest (3: no Go, outside CI)

@@ -9,5 +9,6 @@ echo "== lint and format"
 npm run --silent lint
 echo "== generated protobuf code is current"
 npm run --silent check:proto
+bash scripts/critest.sh # stock critest against berthd, before vitest so its summary ends the output
 echo "== tests"
 npx vitest run --reporter=default
