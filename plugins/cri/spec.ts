@@ -2,7 +2,12 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { errFailedPrecondition, errInvalidArgument, errNotFound } from '../../api/errors.js';
+import {
+  errFailedPrecondition,
+  errInvalidArgument,
+  errNotImplemented,
+  errNotFound,
+} from '../../api/errors.js';
 import {
   type ContainerConfig,
   type LinuxContainerResources,
@@ -290,8 +295,11 @@ export function containerSpec(i: ContainerSpecInput): Spec {
         `mounts: container_path ${JSON.stringify(m.containerPath)} must be absolute`,
       );
     }
-    if (m.image)
-      throw errInvalidArgument(`mounts ${m.containerPath}: image volumes are not supported`);
+    if (m.image) {
+      // Kubernetes image volumes: a runtime without them answers UNIMPLEMENTED,
+      // which the kubelet (and critest) take as "not supported here".
+      throw errNotImplemented(`mounts ${m.containerPath}: image volumes are not supported`);
+    }
     let source: string;
     try {
       source = fs.realpathSync(m.hostPath);
