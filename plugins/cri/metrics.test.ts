@@ -46,6 +46,8 @@ function sample(over: Partial<CgroupSample> = {}): CgroupSample {
     kernel: 4096,
     failcnt: 2,
     oomKills: 1,
+    maxUsage: 50 * MiB,
+    io: [{ major: 253, minor: 0, readBytes: 4096, writeBytes: 8192, reads: 2, writes: 3 }],
     ...over,
   };
 }
@@ -79,12 +81,27 @@ describe('CRI metrics', () => {
             cpuPeriod: 100_000,
             cpuQuota: 50_000,
             cpuShares: 512,
+            memoryLimitInBytes: 64 * MiB,
+            memorySwapLimitInBytes: 128 * MiB,
           }),
+          maxUsage: 50 * MiB,
+          procs: { processes: 2, fileDescriptors: 9, sockets: 1 },
+          fs: {
+            device: '/dev/vda',
+            limitBytes: 1e9,
+            inodesTotal: 1000,
+            inodesFree: 900,
+            usageBytes: 4096,
+          },
         },
         labels,
+        () => '/dev/vda',
       ),
       ...networkMetrics([iface('eth0', 10)], labels, 1),
     ];
+    // Every metric described is produced from a full view (none is described and never sent).
+    const names = new Set(produced.map((m) => m.name));
+    for (const d of metricDescriptors()) expect(names, d.name).toContain(d.name);
     expect(produced.length).toBeGreaterThan(0);
     for (const m of produced) {
       const d = descs.get(m.name);
@@ -253,5 +270,39 @@ describe('CRI metrics', () => {
       expect(cpu.labelValues).toEqual(['pod-ready', 'ns1', 'ctr-run', 'run', 'busybox:latest']);
       expect(POD_CONTAINER).toBe('POD');
     });
+  });
+
+  it('reports processes, descriptors, the writable layer filesystem and block IO per device', () => {
+    const labels = ['web', 'default', 'app', 'c1', 'busybox'];
+    const ms = containerMetrics(
+      {
+        s: sample(),
+        startedAtNs: 1e18,
+        resources: undefined,
+        maxUsage: 50 * MiB,
+        procs: { processes: 2, fileDescriptors: 9, sockets: 1 },
+        fs: {
+          device: '/dev/vda',
+          limitBytes: 1e9,
+          inodesTotal: 1000,
+          inodesFree: 900,
+          usageBytes: 4096,
+        },
+      },
+      labels,
+      (major, minor) => `dev${major}-${minor}`,
+    );
+    const value = (name: string, ...extra: string[]) =>
+      ms.find((m) => m.name === name && m.labelValues.join() === [...labels, ...extra].join())
+        ?.value?.value;
+    expect(value('container_processes')).toBe(2n);
+    expect(value('container_file_descriptors')).toBe(9n);
+    expect(value('container_sockets')).toBe(1n);
+    expect(value('container_memory_max_usage_bytes')).toBe(BigInt(50 * MiB));
+    expect(value('container_fs_usage_bytes', '/dev/vda')).toBe(4096n);
+    expect(value('container_fs_inodes_free', '/dev/vda')).toBe(900n);
+    expect(value('container_fs_writes_bytes_total', 'dev253-0')).toBe(8192n);
+    expect(value('container_blkio_device_usage_total', 'dev253-0', '253', '0', 'Read')).toBe(4096n);
+    expect(value('container_memory_failures_total', 'pgmajfault', 'hierarchy')).toBe(1n);
   });
 });

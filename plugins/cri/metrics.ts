@@ -16,12 +16,16 @@ import {
   type PodSandboxMetrics,
 } from '../../api/gen/cri/runtime/v1/api.js';
 import { type NetDevCounters, parseNetDevCounters } from './net-dev.js';
-import type { CgroupSample } from './stats.js';
+import type { CgroupSample, DeviceIo } from './stats.js';
+import { type FilesystemFigures, type ProcessCounts, blockDeviceName } from './container-probe.js';
 import type { ContainerRecord, CriStore, SandboxRecord } from './store.js';
 
 /** Every metric's labels, its label values in this order. */
 export const LABEL_KEYS = ['pod', 'namespace', 'container', 'id', 'image'];
 const NETWORK_LABEL_KEYS = [...LABEL_KEYS, 'interface'];
+const DEVICE_LABEL_KEYS = [...LABEL_KEYS, 'device'];
+const BLKIO_LABEL_KEYS = [...LABEL_KEYS, 'device', 'major', 'minor', 'operation'];
+const FAILURE_LABEL_KEYS = [...LABEL_KEYS, 'failure_type', 'scope'];
 /** The `container` label of pod-level metrics: cAdvisor's name for the pause container. */
 export const POD_CONTAINER = 'POD';
 
@@ -30,6 +34,17 @@ export interface ContainerView {
   s: CgroupSample;
   startedAtNs: number;
   resources: LinuxContainerResources | undefined;
+  /** Peak memory usage: the kernel's where it keeps one (v1), else the highest seen by berthd. */
+  maxUsage?: number;
+  procs?: ProcessCounts;
+  /** The writable layer's filesystem, and how much of it the layer uses. */
+  fs?: FilesystemFigures & { usageBytes?: number };
+}
+
+/** What ContainerView adds to a cgroup sample, read by the caller (see CriStats.probe). */
+export interface ContainerProbe {
+  procs?: ProcessCounts;
+  fs?: FilesystemFigures & { usageBytes?: number };
 }
 
 type Value = number | bigint | undefined;
@@ -204,7 +219,99 @@ const CONTAINER_METRICS: MetricDef<ContainerView>[] = [
     type: GAUGE,
     value: ({ s }) => seconds(s.atNs),
   },
+  {
+    name: 'container_memory_max_usage_bytes',
+    help: 'Maximum memory usage recorded in bytes.',
+    type: GAUGE,
+    value: ({ maxUsage }) => maxUsage,
+  },
+  {
+    name: 'container_processes',
+    help: 'Number of processes running inside the container.',
+    type: GAUGE,
+    value: ({ procs }) => procs?.processes,
+  },
+  {
+    name: 'container_file_descriptors',
+    help: 'Number of open file descriptors for the container.',
+    type: GAUGE,
+    value: ({ procs }) => procs?.fileDescriptors,
+  },
+  {
+    name: 'container_sockets',
+    help: 'Number of open sockets for the container.',
+    type: GAUGE,
+    value: ({ procs }) => procs?.sockets,
+  },
 ];
+
+type Fs = FilesystemFigures & { usageBytes?: number };
+
+/** The writable layer's filesystem, one series per container (label `device`). */
+const FS_METRICS: MetricDef<Fs>[] = [
+  {
+    name: 'container_fs_usage_bytes',
+    help: 'Number of bytes that are consumed by the container on this filesystem.',
+    type: GAUGE,
+    value: (f) => f.usageBytes,
+  },
+  {
+    name: 'container_fs_limit_bytes',
+    help: 'Number of bytes that can be consumed by the container on this filesystem.',
+    type: GAUGE,
+    value: (f) => f.limitBytes,
+  },
+  {
+    name: 'container_fs_inodes_total',
+    help: 'Number of Inodes',
+    type: GAUGE,
+    value: (f) => f.inodesTotal,
+  },
+  {
+    name: 'container_fs_inodes_free',
+    help: 'Number of available Inodes',
+    type: GAUGE,
+    value: (f) => f.inodesFree,
+  },
+];
+
+/** Block IO per device (label `device`), from the cgroup's blkio/io counters. */
+const IO_METRICS: MetricDef<DeviceIo>[] = [
+  {
+    name: 'container_fs_reads_bytes_total',
+    help: 'Cumulative count of bytes read.',
+    type: COUNTER,
+    value: (d) => d.readBytes,
+  },
+  {
+    name: 'container_fs_reads_total',
+    help: 'Cumulative count of reads completed.',
+    type: COUNTER,
+    value: (d) => d.reads,
+  },
+  {
+    name: 'container_fs_writes_bytes_total',
+    help: 'Cumulative count of bytes written.',
+    type: COUNTER,
+    value: (d) => d.writeBytes,
+  },
+  {
+    name: 'container_fs_writes_total',
+    help: 'Cumulative count of writes completed.',
+    type: COUNTER,
+    value: (d) => d.writes,
+  },
+];
+
+const BLKIO_USAGE = {
+  name: 'container_blkio_device_usage_total',
+  help: 'Blkio device bytes usage.',
+};
+
+const MEMORY_FAILURES = {
+  name: 'container_memory_failures_total',
+  help: 'Cumulative count of memory allocation failures.',
+};
 
 const net = (
   suffix: string,
@@ -232,6 +339,10 @@ const NETWORK_METRICS: MetricDef<NetDevCounters>[] = [
 export function metricDescriptors(): MetricDescriptor[] {
   return [
     ...CONTAINER_METRICS.map((m) => ({ name: m.name, help: m.help, labelKeys: LABEL_KEYS })),
+    ...FS_METRICS.map((m) => ({ name: m.name, help: m.help, labelKeys: DEVICE_LABEL_KEYS })),
+    ...IO_METRICS.map((m) => ({ name: m.name, help: m.help, labelKeys: DEVICE_LABEL_KEYS })),
+    { ...BLKIO_USAGE, labelKeys: BLKIO_LABEL_KEYS },
+    { ...MEMORY_FAILURES, labelKeys: FAILURE_LABEL_KEYS },
     ...NETWORK_METRICS.map((m) => ({ name: m.name, help: m.help, labelKeys: NETWORK_LABEL_KEYS })),
   ];
 }
@@ -251,9 +362,41 @@ function metric<T>(def: MetricDef<T>, x: T, labelValues: string[], atNs: number)
   ];
 }
 
+const counter = (name: string, labelValues: string[], value: number, atNs: number): Metric => ({
+  name,
+  timestamp: BigInt(atNs),
+  metricType: COUNTER,
+  labelValues,
+  value: { value: BigInt(Math.max(0, Math.floor(value))) },
+});
+
 /** A running container's metrics; `labels` are its values for LABEL_KEYS. */
-export function containerMetrics(view: ContainerView, labels: string[]): Metric[] {
-  return CONTAINER_METRICS.flatMap((d) => metric(d, view, labels, view.s.atNs));
+export function containerMetrics(
+  view: ContainerView,
+  labels: string[],
+  deviceName: (major: number, minor: number) => string = blockDeviceName,
+): Metric[] {
+  const at = view.s.atNs;
+  const out = CONTAINER_METRICS.flatMap((d) => metric(d, view, labels, at));
+  if (view.fs) {
+    const fsLabels = [...labels, view.fs.device];
+    out.push(...FS_METRICS.flatMap((d) => metric(d, view.fs!, fsLabels, at)));
+  }
+  for (const io of view.s.io) {
+    const dev = deviceName(io.major, io.minor);
+    out.push(...IO_METRICS.flatMap((d) => metric(d, io, [...labels, dev], at)));
+    const blk = [...labels, dev, String(io.major), String(io.minor)];
+    out.push(counter(BLKIO_USAGE.name, [...blk, 'Read'], io.readBytes, at));
+    out.push(counter(BLKIO_USAGE.name, [...blk, 'Write'], io.writeBytes, at));
+  }
+  // A container's cgroup is a leaf: its own faults and its hierarchy's are the same counts.
+  for (const scope of ['container', 'hierarchy']) {
+    out.push(counter(MEMORY_FAILURES.name, [...labels, 'pgfault', scope], view.s.pageFaults, at));
+    out.push(
+      counter(MEMORY_FAILURES.name, [...labels, 'pgmajfault', scope], view.s.majorPageFaults, at),
+    );
+  }
+  return out;
 }
 
 /** A pod's per-interface network metrics; `labels` are the pod's values for LABEL_KEYS. */
@@ -267,9 +410,14 @@ export interface MetricsDeps {
   store: CriStore;
   /** One cgroup reading of a task, undefined when it is not running (CriStats.read). */
   read(id: string): Promise<CgroupSample | undefined>;
+  /** Processes and the writable layer's filesystem of a running container (CriStats.probe). */
+  probe?(c: ContainerRecord): Promise<ContainerProbe>;
 }
 
 export class CriMetrics {
+  /** The highest memory usage seen per container, where the kernel records no peak (v2). */
+  private readonly peaks = new Map<string, number>();
+
   constructor(private readonly d: MetricsDeps) {}
 
   /** Ready pods only, as containerd does: a stopped pod has nothing left to measure. */
@@ -300,10 +448,24 @@ export class CriMetrics {
     pod: string,
     ns: string,
   ): Promise<ContainerMetrics | undefined> {
-    const s = await this.d.read(c.id);
-    if (!s) return undefined; // exited since the listing
+    const [s, probe] = await Promise.all([
+      this.d.read(c.id),
+      this.d.probe?.(c).catch(() => ({})) ?? Promise.resolve({}),
+    ]);
+    if (!s) {
+      this.peaks.delete(c.id);
+      return undefined; // exited since the listing
+    }
     const cfg = ContainerConfig.fromJSON(c.config);
-    const view = { s, startedAtNs: c.startedAt, resources: cfg.linux?.resources };
+    const maxUsage = s.maxUsage ?? Math.max(this.peaks.get(c.id) ?? 0, s.memUsage);
+    if (s.maxUsage === undefined) this.peaks.set(c.id, maxUsage);
+    const view = {
+      s,
+      startedAtNs: c.startedAt,
+      resources: cfg.linux?.resources,
+      maxUsage,
+      ...probe,
+    };
     const labels = [pod, ns, cfg.metadata?.name ?? c.name, c.id, c.image];
     return { containerId: c.id, metrics: containerMetrics(view, labels) };
   }

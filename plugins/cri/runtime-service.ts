@@ -97,7 +97,11 @@ export class CriRuntimeService {
     private readonly rt: CriRuntime,
     private readonly stats: CriStats,
   ) {
-    this.metrics = new CriMetrics({ store: rt.d.store, read: (id) => stats.read(id) });
+    this.metrics = new CriMetrics({
+      store: rt.d.store,
+      read: (id) => stats.read(id),
+      probe: (c) => stats.probe(c),
+    });
   }
 
   async version(_req: VersionRequest): Promise<VersionResponse> {

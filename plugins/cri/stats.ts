@@ -23,6 +23,8 @@ import type { TaskManager } from '../tasks/manager.js';
 import { CRI_NAMESPACE } from './image-store.js';
 import { parseNetDevCounters } from './net-dev.js';
 import type { ContainerRecord, CriStore, SandboxRecord } from './store.js';
+import { countProcesses, filesystemOf } from './container-probe.js';
+import type { ContainerProbe } from './metrics.js';
 
 export const V1_METRICS = 'io.containerd.cgroups.v1.Metrics';
 export const V2_METRICS = 'io.containerd.cgroups.v2.Metrics';
@@ -58,6 +60,45 @@ export interface CgroupSample {
   /** Times usage hit the limit (v1 failcnt, v2 memory.events max). */
   failcnt: number;
   oomKills: number;
+  /** Highest usage the kernel recorded (v1 max_usage_in_bytes); undefined where it keeps none (v2). */
+  maxUsage: number | undefined;
+  /** Block IO per device (v1 blkio recursive counters, v2 io.stat). */
+  io: DeviceIo[];
+}
+
+export interface DeviceIo {
+  major: number;
+  minor: number;
+  readBytes: number;
+  writeBytes: number;
+  reads: number;
+  writes: number;
+}
+
+/** v1's per-operation blkio entries folded into one record per device. */
+function blkioByDevice(
+  bytes: readonly { op: string; major: number; minor: number; value: number }[],
+  ops: readonly { op: string; major: number; minor: number; value: number }[],
+): DeviceIo[] {
+  const devices = new Map<string, DeviceIo>();
+  const at = (e: { major: number; minor: number }) => {
+    const key = `${e.major}:${e.minor}`;
+    let d = devices.get(key);
+    if (!d) {
+      d = { major: e.major, minor: e.minor, readBytes: 0, writeBytes: 0, reads: 0, writes: 0 };
+      devices.set(key, d);
+    }
+    return d;
+  };
+  for (const e of bytes) {
+    if (/^read$/i.test(e.op)) at(e).readBytes += e.value;
+    if (/^write$/i.test(e.op)) at(e).writeBytes += e.value;
+  }
+  for (const e of ops) {
+    if (/^read$/i.test(e.op)) at(e).reads += e.value;
+    if (/^write$/i.test(e.op)) at(e).writes += e.value;
+  }
+  return [...devices.values()];
 }
 
 /** v1 reports "unlimited" as ~2^63 (clamped to 2^53 by the shim); anything above RAM is no limit. */
@@ -96,6 +137,11 @@ export function sampleFromMetrics(any: Any | undefined, atNs: number): CgroupSam
       kernel: mem?.kernel?.usage ?? 0,
       failcnt: mem?.usage?.failcnt ?? 0,
       oomKills: m1.memoryOomControl?.oomKill ?? 0,
+      maxUsage: mem?.usage?.max,
+      io: blkioByDevice(
+        m1.blkio?.ioServiceBytesRecursive ?? [],
+        m1.blkio?.ioServicedRecursive ?? [],
+      ),
     };
   }
   const m2 = unpackAny(any, V2_METRICS, v2.Metrics);
@@ -126,6 +172,15 @@ export function sampleFromMetrics(any: Any | undefined, atNs: number): CgroupSam
       kernel: mem?.kernelStack ?? 0,
       failcnt: m2.memoryEvents?.max ?? 0,
       oomKills: m2.memoryEvents?.oomKill ?? 0,
+      maxUsage: undefined,
+      io: (m2.io?.usage ?? []).map((e) => ({
+        major: e.major,
+        minor: e.minor,
+        readBytes: e.rbytes,
+        writeBytes: e.wbytes,
+        reads: e.rios,
+        writes: e.wios,
+      })),
     };
   }
   return undefined;
@@ -219,6 +274,21 @@ export class CriStats {
     }
     this.last.set(id, s);
     return { s, cores: nanoCores(prev, s) };
+  }
+
+  /** A running container's processes and writable-layer filesystem, for the metrics. */
+  async probe(c: ContainerRecord): Promise<ContainerProbe> {
+    const t = this.d.manager.find(CRI_NAMESPACE, c.id);
+    if (!t) return {};
+    const [pids, usage] = await Promise.all([
+      t.task
+        .pids({ id: c.id }, t.opts({ timeoutMs: 5_000 }))
+        .then((r) => r.processes.map((p) => p.pid))
+        .catch(() => [] as number[]),
+      this.d.snapshotter.usage(CRI_NAMESPACE, c.snapshotKey).catch(() => undefined),
+    ]);
+    const fs = filesystemOf(t.bundle.rootfs);
+    return { procs: countProcesses(pids), fs: fs && { ...fs, usageBytes: usage?.size } };
   }
 
   /** Drops the remembered sample of a removed container or sandbox. */
