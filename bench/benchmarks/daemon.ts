@@ -1,23 +1,59 @@
-// Daemon cold start and idle memory: berthd against Debian's containerd.
+// Daemon cold start, idle memory and unary latency: berthd against Debian's
+// containerd.
 //
 // Cold start is spawn → first answered Version RPC (the same grpc-js call for
-// both). Idle memory is read 1 s after that. Stop is SIGTERM → exit. Daemons
-// run one at a time, in alternating order, each in fresh temporary directories.
+// both). Idle memory is read 1 s after that, then the Version round trip is
+// timed on one warm channel. Stop is SIGTERM → exit. Daemons run one at a
+// time, in alternating order, each in fresh temporary directories. A second
+// table isolates berthd's gRPC front door: the same grpc-js server bound
+// directly and behind the front door, client and server in this process.
 // berthd is measured in both builds when the bundle exists: as tsc compiled it
 // (dist/cmd/berthd.js, one file per module) and bundled with a code cache
 // (dist/berthd.cjs, from cmd/build.mjs).
 
 import { existsSync } from 'node:fs';
-import type { Benchmark, BenchContext } from '../benchmark.js';
 import path from 'node:path';
+import { credentials, Metadata, Server, ServerCredentials } from '@grpc/grpc-js';
+import pino from 'pino';
+import {
+  VersionClient,
+  VersionService,
+} from '../../api/gen/containerd/services/version/v1/version.js';
+import { GrpcFrontDoor } from '../../plugins/server/grpc-front-door.js';
+import type { Benchmark, BenchContext } from '../benchmark.js';
 import { type DaemonKind, startDaemon } from '../lib/daemons.js';
 import { MiB, type MemoryUsage, readMemory } from '../lib/memory.js';
 import { BERTHD_BUNDLE, BERTHD_MODULES, REPO_ROOT, haveContainerd } from '../lib/paths.js';
 import { sleep } from '../lib/processes.js';
-import { median, summarize } from '../lib/stats.js';
+import { median, quantile, summarize } from '../lib/stats.js';
 import { printComparison } from '../lib/table.js';
+import { tempDir } from '../lib/tempdir.js';
 
 const SETTLE_MS = 1000;
+/** Version calls timed per daemon run, after LATENCY_WARMUP untimed ones. */
+const LATENCY_CALLS = 2000;
+const LATENCY_WARMUP = 200;
+
+/** Sequential Version calls on one warm channel: each round trip in µs. */
+async function versionRoundTripsUs(socket: string): Promise<number[]> {
+  const client = new VersionClient(`unix://${socket}`, credentials.createInsecure());
+  const once = () =>
+    new Promise<void>((resolve, reject) =>
+      client.version({}, new Metadata(), (err) => (err ? reject(err) : resolve())),
+    );
+  try {
+    for (let i = 0; i < LATENCY_WARMUP; i++) await once();
+    const out: number[] = [];
+    for (let i = 0; i < LATENCY_CALLS; i++) {
+      const t0 = performance.now();
+      await once();
+      out.push((performance.now() - t0) * 1000);
+    }
+    return out;
+  } finally {
+    client.close();
+  }
+}
 
 interface Subject {
   label: string;
@@ -42,6 +78,9 @@ interface Samples {
   memory: MemoryUsage[];
   /** berthd only: the startupMs its "berthd started" log line reports (Daemon.start alone). */
   selfReportedMs: number[];
+  /** Per run: the median and p99 Version round trip (µs). */
+  rttMedianUs: number[];
+  rttP99Us: number[];
   version: string;
 }
 
@@ -65,12 +104,15 @@ async function once(subject: Subject, ctx: BenchContext, s?: Samples): Promise<v
   try {
     await sleep(SETTLE_MS);
     const memory = await readMemory(d.pid);
+    const rtt = await versionRoundTripsUs(d.socket);
     const stopMs = await d.stop();
     if (s) {
       s.readyMs.push(d.readyMs);
       s.cpuMs.push(d.cpuMsAtReady);
       s.memory.push(memory);
       s.stopMs.push(stopMs);
+      s.rttMedianUs.push(median(rtt));
+      s.rttP99Us.push(quantile(rtt, 0.99));
       s.version = d.version.version;
       const self = kind === 'berthd' ? berthdStartupMs(d.logs()) : undefined;
       if (self !== undefined) s.selfReportedMs.push(self);
@@ -88,7 +130,16 @@ export const daemonBenchmark: Benchmark = {
     const samples = new Map<Subject, Samples>(
       kinds.map((k) => [
         k,
-        { readyMs: [], cpuMs: [], stopMs: [], memory: [], selfReportedMs: [], version: '' },
+        {
+          readyMs: [],
+          cpuMs: [],
+          stopMs: [],
+          memory: [],
+          selfReportedMs: [],
+          rttMedianUs: [],
+          rttP99Us: [],
+          version: '',
+        },
       ]),
     );
     for (let i = 0; i < ctx.warmup; i++) {
@@ -133,8 +184,91 @@ export const daemonBenchmark: Benchmark = {
         { metric: 'idle PSS, median (MiB)', values: mem((m) => m.pssKiB) },
         { metric: 'idle USS, median (MiB)', values: mem((m) => m.ussKiB) },
         { metric: 'peak RSS, median (MiB)', values: mem((m) => m.peakRssKiB) },
+        {
+          metric: `Version round trip, warm channel, median of ${LATENCY_CALLS} (µs)`,
+          values: per((s) => median(s.rttMedianUs)),
+          digits: 0,
+        },
+        {
+          metric: `Version round trip, warm channel, p99 of ${LATENCY_CALLS} (µs)`,
+          values: per((s) => median(s.rttP99Us)),
+          digits: 0,
+        },
         { metric: 'stop: SIGTERM → exit, median (ms)', values: per((s) => median(s.stopMs)) },
       ],
     });
+    await frontDoorCost(ctx);
   },
 };
+
+type Listening = 'bound directly' | 'front door';
+
+/** A grpc-js server answering Version, listening on `socket` one way or the other. */
+async function versionServer(dir: string, how: Listening): Promise<() => void> {
+  const socket = path.join(dir, 'grpc.sock');
+  const server = new Server();
+  server.addService(VersionService, {
+    version: (_call: unknown, cb: (err: null, res: object) => void) =>
+      cb(null, { version: 'v0', revision: 'bench' }),
+  });
+  if (how === 'bound directly') {
+    await new Promise<void>((resolve, reject) =>
+      server.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
+    return () => server.forceShutdown();
+  }
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const door = new GrpcFrontDoor({
+    log: pino({ level: 'silent' }),
+    inject: (conn) => injector.injectConnection(conn),
+    pairPath: path.join(dir, 'pairs.sock'),
+  });
+  await door.listen(socket);
+  return () => {
+    door.close();
+    server.forceShutdown();
+  };
+}
+
+async function frontDoorCost(ctx: BenchContext): Promise<void> {
+  const modes: Listening[] = ['bound directly', 'front door'];
+  const samples = new Map<Listening, { med: number[]; p99: number[] }>(
+    modes.map((m) => [m, { med: [], p99: [] }]),
+  );
+  for (let i = 0; i < ctx.warmup + ctx.runs; i++) {
+    for (const mode of i % 2 === 0 ? modes : [...modes].reverse()) {
+      ctx.progress(
+        `daemon: front door cost, ${mode}, ${i < ctx.warmup ? 'warm-up' : `run ${i - ctx.warmup + 1}/${ctx.runs}`}`,
+      );
+      const dir = await tempDir(ctx.cleanup, 'berth-front-door-');
+      const stop = await versionServer(dir.path, mode);
+      try {
+        const rtt = await versionRoundTripsUs(path.join(dir.path, 'grpc.sock'));
+        if (i >= ctx.warmup) {
+          samples.get(mode)!.med.push(median(rtt));
+          samples.get(mode)!.p99.push(quantile(rtt, 0.99));
+        }
+      } finally {
+        stop();
+        await dir.remove();
+      }
+    }
+  }
+  const per = (f: (s: { med: number[]; p99: number[] }) => number[]) =>
+    modes.map((m) => median(f(samples.get(m)!)));
+  printComparison({
+    title: `gRPC front door cost (${ctx.runs} runs; one grpc-js server and client in this process, Version on a warm channel)`,
+    subjects: modes,
+    ratios: [[1, 0]],
+    rows: [
+      {
+        metric: `round trip, median of ${LATENCY_CALLS} (µs)`,
+        values: per((s) => s.med),
+        digits: 0,
+      },
+      { metric: `round trip, p99 of ${LATENCY_CALLS} (µs)`, values: per((s) => s.p99), digits: 0 },
+    ],
+  });
+}

@@ -3,6 +3,7 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { REVISION, VERSION } from '../../api/version.js';
 import { TtrpcServer } from '../../api/ttrpc/index.js';
+import { GrpcFrontDoor } from '../server/grpc-front-door.js';
 import { prepareSocketPath, secureSocket } from '../server/listen.js';
 import { isGrpcService, isTtrpcService } from '../server/types.js';
 import { type DaemonConfig, ttrpcAddressOf } from './config.js';
@@ -19,6 +20,9 @@ export interface DaemonOptions {
 
 // containerd's limits, so large spec and content messages pass the same way.
 const MAX_MESSAGE = 16 << 20;
+// Streams one connection may have open at once: far above what kubelet or
+// ctr use, low enough that a flood of streams cannot balloon the daemon.
+const MAX_CONCURRENT_STREAMS = 1000;
 
 /** berthd: the plugin set plus the gRPC and ttrpc listeners in front of it. */
 export class Daemon {
@@ -26,6 +30,7 @@ export class Daemon {
     readonly config: DaemonConfig,
     readonly plugins: PluginSet,
     private readonly grpc: Server,
+    private readonly frontDoor: GrpcFrontDoor,
     private readonly ttrpc: TtrpcServer,
     private readonly releaseLock: () => Promise<void>,
     private readonly log: Logger,
@@ -43,10 +48,13 @@ export class Daemon {
     const lock = await acquireLock(path.join(config.root, 'berthd.lock'));
     const address = config.grpc.address;
     const ttrpcAddress = ttrpcAddressOf(config);
+    const pairPath = path.join(config.state, 'grpc-pairs.sock');
     let plugins: PluginSet | undefined;
+    let frontDoor: GrpcFrontDoor | undefined;
     try {
       await prepareSocketPath(address);
       await prepareSocketPath(ttrpcAddress);
+      await prepareSocketPath(pairPath);
       plugins = await initPlugins(opts.registrations, {
         daemon: {
           root: config.root,
@@ -65,22 +73,26 @@ export class Daemon {
       const grpc = new Server({
         'grpc.max_receive_message_length': MAX_MESSAGE,
         'grpc.max_send_message_length': MAX_MESSAGE,
+        'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
       });
       const ttrpc = new TtrpcServer();
       for (const inst of plugins.instances()) {
         if (isGrpcService(inst)) inst.registerGrpc(grpc);
         if (isTtrpcService(inst)) inst.registerTtrpc(ttrpc);
       }
-      await new Promise<void>((resolve, reject) =>
-        grpc.bindAsync(`unix://${address}`, ServerCredentials.createInsecure(), (err) =>
-          err ? reject(err) : resolve(),
-        ),
-      );
+      // berthd owns the socket and hands each connection to grpc-js (docs/grpc.md).
+      const injector = grpc.createConnectionInjector(ServerCredentials.createInsecure());
+      frontDoor = new GrpcFrontDoor({
+        log,
+        inject: (conn) => injector.injectConnection(conn),
+        pairPath,
+      });
+      await frontDoor.listen(address);
       await secureSocket(address, 0o660, config.grpc.uid, config.grpc.gid);
       await ttrpc.listen(ttrpcAddress);
       await secureSocket(ttrpcAddress, 0o600, 0, 0);
 
-      const daemon = new Daemon(config, plugins, grpc, ttrpc, lock.release, log);
+      const daemon = new Daemon(config, plugins, grpc, frontDoor, ttrpc, lock.release, log);
       log.info(
         {
           address,
@@ -93,6 +105,7 @@ export class Daemon {
       );
       return daemon;
     } catch (err) {
+      frontDoor?.close();
       await plugins?.close(log);
       await lock.release();
       throw err;
@@ -102,6 +115,7 @@ export class Daemon {
   /** Graceful stop: listeners first, then plugins in reverse order, then the lock. */
   async stop(): Promise<void> {
     this.log.info('berthd stopping');
+    this.frontDoor.stopAccepting();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.grpc.forceShutdown();
@@ -113,6 +127,7 @@ export class Daemon {
         resolve();
       });
     });
+    this.frontDoor.close();
     await this.ttrpc.close();
     await this.plugins.close(this.log);
     await this.releaseLock();
