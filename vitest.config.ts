@@ -11,10 +11,13 @@ export default defineConfig({
           name: 'unit',
           include: [
             'api/**/*.test.ts',
+            'core/**/*.test.ts',
+            'client/**/*.test.ts',
             'plugins/**/*.test.ts',
             'shim/**/*.test.ts',
             'snapshots/**/*.test.ts',
             'native/**/*.test.ts',
+            'cmd/**/*.test.ts',
           ],
           testTimeout: 20_000,
         },

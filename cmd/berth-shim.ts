@@ -8,7 +8,7 @@ import { binding, closeInheritedFrom, dup2 } from '../native/index.js';
 import { deleteShim } from '../shim/delete.js';
 import { FlagError, parseFlags } from '../shim/flags.js';
 import { runServer } from '../shim/server.js';
-import { AssignmentError, adoptAssignment, receiveAssignment } from '../shim/spare.js';
+import { AssignmentError, adoptAssignment, receiveAssignment } from '../core/runtime/spare-assignment.js';
 import { startInline, startShim } from '../shim/start.js';
 
 function fail(msg: string, code = 1): never {
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     throw err;
   }
   if (flags.version) {
-    const { VERSION, REVISION } = await import('../api/version.js');
+    const { VERSION, REVISION } = await import('../core/version.js');
     process.stdout.write(`berth-shim:\n  Version: ${VERSION}\n  Revision: ${REVISION}\n`);
     return;
   }

@@ -4,15 +4,15 @@
 import { existsSync } from 'node:fs';
 import { Command } from 'commander';
 import pino from 'pino';
-import { VERSION } from '../api/version.js';
+import { VERSION } from '../core/version.js';
 import { builtinPlugins } from '../plugins/builtin.js';
 import {
   type DaemonConfig,
   defaultConfig,
   loadConfigFile,
   renderConfig,
-} from '../plugins/core/config.js';
-import { Daemon } from '../plugins/core/daemon.js';
+} from '../plugins/daemon/config.js';
+import { Daemon } from '../plugins/daemon/daemon.js';
 
 interface Flags {
   config?: string;

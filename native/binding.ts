@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { errFailedPrecondition } from '../api/errors.js';
+import { errFailedPrecondition } from '../core/errors/catalogue.js';
 
 /** Raw exit record as the addon reports it (signal is a number here). */
 export interface RawExit {

@@ -6,7 +6,7 @@
 
 import { closeSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { errInternal } from '../api/errors.js';
+import { errInternal } from '../core/errors/catalogue.js';
 import { binding } from './binding.js';
 
 export interface ReceivedFd {

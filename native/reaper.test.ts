@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { isBerthError } from '../api/errors.js';
+import { isBerthError } from '../core/errors/catalogue.js';
 import { getChildSubreaper } from './syscalls.js';
 import { Reaper, type ProcessExit } from './reaper.js';
 

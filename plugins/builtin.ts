@@ -1,6 +1,6 @@
 import { containersGrpcPlugin, containersServicePlugin } from './containers/plugin.js';
 import { contentGrpcPlugin, contentServicePlugin, contentStorePlugin } from './content/plugin.js';
-import type { Registration } from './core/types.js';
+import type { Registration } from './daemon/types.js';
 import { criPlugin } from './cri/plugin.js';
 import { diffGrpcPlugin, diffServicePlugin } from './diff/plugin.js';
 import {

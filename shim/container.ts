@@ -1,6 +1,6 @@
 // One container in this shim: its init, its execs, and where its rootfs is mounted.
 
-import { errNotFound } from '../api/errors.js';
+import { errNotFound } from '../core/errors/catalogue.js';
 import type { ExecProcess } from './process/exec.js';
 import type { InitProcess } from './process/init.js';
 import type { Process } from './process/process.js';

@@ -6,13 +6,13 @@
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { DeleteResponse } from '../api/gen/containerd/task/v2/shim.js';
-import { nowTimestamp } from '../api/timestamp.js';
+import { nowTimestamp } from '../core/protobuf/timestamp.js';
 import type { ShimFlags } from './flags.js';
-import { unmountAll } from './mount.js';
+import { unmountAll } from '../core/mount/mount.js';
 import { readOptions, runcBinary, runcRoot } from './options.js';
 import { Runc } from './runc.js';
-import { acceptsConnections } from './start.js';
-import { fromAddress } from './address.js';
+import { acceptsConnections } from '../core/runtime/address.js';
+import { fromAddress } from '../core/runtime/address.js';
 
 const SIGKILL_STATUS = 128 + 9;
 

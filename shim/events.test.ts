@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EventsDefinition } from '../api/gen/containerd/services/ttrpc/events/v1/events.js';
-import { TtrpcServer } from '../api/ttrpc/server.js';
+import { TtrpcServer } from '../core/ttrpc/server.js';
 import { EventPublisher, NAMESPACE_METADATA_KEY } from './events.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];

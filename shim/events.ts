@@ -4,9 +4,9 @@
 // retried with a growing delay (the daemon may be restarting) before it is
 // dropped, and the queue waits behind it so order is kept.
 
-import { nowTimestamp } from '../api/timestamp.js';
+import { nowTimestamp } from '../core/protobuf/timestamp.js';
 import { ForwardRequest } from '../api/gen/containerd/services/ttrpc/events/v1/events.js';
-import { TtrpcClient } from '../api/ttrpc/client.js';
+import { TtrpcClient } from '../core/ttrpc/client.js';
 import type { Any } from '../api/gen/google/protobuf/any.js';
 
 const SERVICE = 'containerd.services.events.ttrpc.v1.Events';

@@ -7,8 +7,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Any } from '../api/gen/google/protobuf/any.js';
 import { Options } from '../api/gen/containerd/runc/v1/oci.js';
-import { unpackAny } from '../api/typeurl.js';
-import { RUNC_ROOT } from './address.js';
+import { unpackAny } from '../core/protobuf/typeurl.js';
+import { RUNC_ROOT } from '../core/runtime/address.js';
 
 export const OPTIONS_TYPE_URL = 'containerd.runc.v1.Options';
 

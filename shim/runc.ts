@@ -5,7 +5,7 @@
 
 import { spawn, type StdioOptions } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { BerthError, type ErrorCode, errNotFound } from '../api/errors.js';
+import { BerthError, type ErrorCode, errNotFound } from '../core/errors/catalogue.js';
 
 export interface RuncOptions {
   /** Binary name or path (options.binary_name); "runc" by default. */

@@ -3,11 +3,11 @@
 
 import path from 'node:path';
 import { mkdirSync, rmSync } from 'node:fs';
-import { VERSION } from '../api/version.js';
+import { VERSION } from '../core/version.js';
 import { TaskDefinition } from '../api/gen/containerd/task/v2/shim.js';
-import { TtrpcServer } from '../api/ttrpc/server.js';
+import { TtrpcServer } from '../core/ttrpc/server.js';
 import { Reaper } from '../native/index.js';
-import { fromAddress, ttrpcEventsAddress } from './address.js';
+import { fromAddress, ttrpcEventsAddress } from '../core/runtime/address.js';
 import { EventPublisher } from './events.js';
 import type { ShimFlags } from './flags.js';
 import { createLogger } from './log.js';

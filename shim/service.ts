@@ -10,7 +10,7 @@ import {
   errInvalidArgument,
   errNotFound,
   errNotImplemented,
-} from '../api/errors.js';
+} from '../core/errors/catalogue.js';
 import * as events from '../api/gen/containerd/events/task.js';
 import { CheckpointOptions, ProcessDetails } from '../api/gen/containerd/runc/v1/oci.js';
 import type {
@@ -22,14 +22,14 @@ import type {
   TaskDefinition,
 } from '../api/gen/containerd/task/v2/shim.js';
 import type { Any } from '../api/gen/google/protobuf/any.js';
-import { validateIdentifier } from '../api/identifiers.js';
-import { toTimestamp } from '../api/timestamp.js';
-import { packAny, unpackAny, unpackJson } from '../api/typeurl.js';
-import type { ServiceImplementation } from '../api/ttrpc/server.js';
+import { validateIdentifier } from '../core/identifiers.js';
+import { toTimestamp } from '../core/protobuf/timestamp.js';
+import { packAny, unpackAny, unpackJson } from '../core/protobuf/typeurl.js';
+import type { ServiceImplementation } from '../core/ttrpc/server.js';
 import { type ProcessExit, setWinsize } from '../native/index.js';
 import { Container } from './container.js';
 import type { Publisher } from './events.js';
-import { mountAll, unmountAll } from './mount.js';
+import { mountAll, unmountAll } from '../core/mount/mount.js';
 import { optionsFromAny, runcBinary, runcRoot, writeOptions } from './options.js';
 import { ExecProcess } from './process/exec.js';
 import { InitProcess } from './process/init.js';

@@ -6,9 +6,14 @@
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { groupKey, shimSocketDir, socketPath, toAddress } from './address.js';
+import {
+  acceptsConnections,
+  groupKey,
+  shimSocketDir,
+  socketPath,
+  toAddress,
+} from '../core/runtime/address.js';
 import { formatServerFlags, type ShimFlags } from './flags.js';
 
 export interface StartResult {
@@ -25,16 +30,6 @@ function readSpec(bundle: string): { annotations?: Record<string, string> } | un
   }
 }
 
-export function acceptsConnections(socket: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(socket);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 /** Atomic write of <bundle>/address (temp file + rename), as containerd reads it on restart. */
 export function writeAddress(bundle: string, address: string): void {

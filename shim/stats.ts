@@ -5,11 +5,11 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { errNotFound } from '../api/errors.js';
+import { errNotFound } from '../core/errors/catalogue.js';
 import type { Any } from '../api/gen/google/protobuf/any.js';
 import * as v1 from '../api/gen/io/containerd/cgroups/v1/metrics.js';
 import * as v2 from '../api/gen/io/containerd/cgroups/v2/metrics.js';
-import { packAny } from '../api/typeurl.js';
+import { packAny } from '../core/protobuf/typeurl.js';
 
 export const V1_METRICS_TYPE_URL = 'io.containerd.cgroups.v1.Metrics';
 export const V2_METRICS_TYPE_URL = 'io.containerd.cgroups.v2.Metrics';

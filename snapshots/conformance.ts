@@ -7,10 +7,10 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ErrorCode } from '../api/errors.js';
-import { optionsSize, PAGE_SIZE } from './mount-compaction.js';
-import { mountAll, unmountAll } from './mount.js';
-import { type Info, Kind, type Mount, type Snapshotter } from './types.js';
+import type { ErrorCode } from '../core/errors/catalogue.js';
+import { optionsSize, PAGE_SIZE } from '../core/mount/compaction.js';
+import { mountAll, unmountAll } from '../core/mount/mount-all.js';
+import { type Info, Kind, type Mount, type Snapshotter } from '../core/snapshots/types.js';
 
 export interface ConformanceOptions {
   /** Where the temporary roots go (must support the snapshotter); default os.tmpdir(). */

@@ -15,7 +15,7 @@ import {
   type Snapshotter,
   type SnapshotOptions,
   type Usage,
-} from './types.js';
+} from '../core/snapshots/types.js';
 
 export abstract class DirSnapshotter implements Snapshotter {
   protected readonly snapshotsDir: string;

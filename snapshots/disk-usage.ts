@@ -1,6 +1,6 @@
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Usage } from './types.js';
+import type { Usage } from '../core/snapshots/types.js';
 
 /**
  * Disk usage of a tree as containerd reports it: every inode counted once

@@ -7,12 +7,12 @@ export {
   type Snapshotter,
   type SnapshotOptions,
   type Usage,
-} from './types.js';
+} from '../core/snapshots/types.js';
 export { OverlaySnapshotter, type OverlayOptions } from './overlay/overlay.js';
 export { overlayMounts } from './overlay/mounts.js';
 export { checkOverlaySupport } from './overlay/support.js';
 export { NativeSnapshotter } from './native/native.js';
-export { compactLowerdir, type CompactedMount } from './mount-compaction.js';
-export { mountAll, mountEntry, unmountAll } from './mount.js';
+export { compactLowerdir, type CompactedMount } from '../core/mount/compaction.js';
+export { mountAll, mountEntry, unmountAll } from '../core/mount/mount-all.js';
 export { diskUsage } from './disk-usage.js';
 export { copyTree } from './copy-tree.js';

@@ -1,9 +1,9 @@
 // The Node client library against a real berthd.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '../api/client/client.js';
-import { BerthError } from '../api/errors.js';
-import { eventToJSON } from '../api/event-types.js';
-import { OCI_SPEC_TYPE_URL, packJson, unpackJson } from '../api/typeurl.js';
+import { Client } from '../client/client.js';
+import { BerthError } from '../core/errors/catalogue.js';
+import { eventToJSON } from '../core/events/types.js';
+import { OCI_SPEC_TYPE_URL, packJson, unpackJson } from '../core/protobuf/typeurl.js';
 import { startDaemon, type TestDaemon } from './helpers/daemon.js';
 
 const runtime = { name: 'io.containerd.runc.v2', options: undefined };

@@ -4,9 +4,9 @@
 
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '../api/client/index.js';
-import { specAny } from '../api/client/container.js';
-import { isBerthError } from '../api/errors.js';
+import { Client } from '../client/index.js';
+import { specAny } from '../client/container.js';
+import { isBerthError } from '../core/errors/catalogue.js';
 import { ContainersClient } from '../api/gen/containerd/services/containers/v1/containers.js';
 import { berth, run, startDaemon, type TestDaemon } from './helpers/daemon.js';
 

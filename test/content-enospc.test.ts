@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '../api/client/client.js';
-import type { BerthError } from '../api/errors.js';
+import { Client } from '../client/client.js';
+import type { BerthError } from '../core/errors/catalogue.js';
 import { MNT, mount, umount2 } from '../native/index.js';
 import { startDaemon, type TestDaemon } from './helpers/daemon.js';
 

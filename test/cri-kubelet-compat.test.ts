@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capabilitiesFromMask, currentBoundingCapabilities } from '../api/oci/index.js';
+import { capabilitiesFromMask, currentBoundingCapabilities } from '../core/oci/index.js';
 import { busyboxImage } from './fixtures/image-builder.js';
 import { type CriEnv, importImage, podConfig, startCriEnv, waitFor } from './helpers/cri.js';
 

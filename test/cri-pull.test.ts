@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '../api/client/client.js';
+import { Client } from '../client/client.js';
 import { type CollectResponse, GCClient } from '../api/gen/berth/gc/v1/gc.js';
 import { busyboxImage, pauseImage } from './fixtures/image-builder.js';
 import { type CriEnv, podConfig, startCriEnv, waitFor } from './helpers/cri.js';

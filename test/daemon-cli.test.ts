@@ -39,8 +39,8 @@ describe('berth CLI', () => {
   });
 
   it('containers ls, info, label, rm', async () => {
-    const { Client } = await import('../api/client/client.js');
-    const { packJson, OCI_SPEC_TYPE_URL } = await import('../api/typeurl.js');
+    const { Client } = await import('../client/client.js');
+    const { packJson, OCI_SPEC_TYPE_URL } = await import('../core/protobuf/typeurl.js');
     const c = new Client({ address: d.address, namespace: 'cli' });
     try {
       for (const id of ['a1', 'b2']) {
@@ -75,7 +75,7 @@ describe('berth CLI', () => {
 
   it('reports a clear error when the daemon is not there', async () => {
     const r = await berth({ address: `${d.dir}/nothing.sock` }, ['version']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3); // docs/cli.md: exit status 3, berthd not reachable
     expect(r.stderr).toMatch(/cannot connect to berthd at .*nothing\.sock: is it running\?/);
   });
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '../api/client/client.js';
+import { Client } from '../client/client.js';
 import { busyboxAvailable, makeBusyboxRootfs } from './fixtures/busybox-rootfs.js';
 import { berth, startDaemon, type TestDaemon } from './helpers/daemon.js';
 import { shimServers } from './helpers/leftovers.js';

@@ -1,8 +1,8 @@
 // kill -9 of berthd in the middle of a stream of creates: every acknowledged
 // create survives, and nothing half-written is visible after the restart.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client } from '../api/client/client.js';
-import { OCI_SPEC_TYPE_URL, packJson, unpackJson } from '../api/typeurl.js';
+import { Client } from '../client/client.js';
+import { OCI_SPEC_TYPE_URL, packJson, unpackJson } from '../core/protobuf/typeurl.js';
 import { startDaemon, type TestDaemon } from './helpers/daemon.js';
 
 describe('berthd crash safety', () => {

@@ -51,8 +51,8 @@ describe.skipIf(!haveCtr)('ctr against berthd', () => {
   });
 
   it('ctr containers ls shows containers created through berth', async () => {
-    const { Client } = await import('../api/client/client.js');
-    const { packJson, OCI_SPEC_TYPE_URL } = await import('../api/typeurl.js');
+    const { Client } = await import('../client/client.js');
+    const { packJson, OCI_SPEC_TYPE_URL } = await import('../core/protobuf/typeurl.js');
     const c = new Client({ address: d.address, namespace: 'ctrns' });
     try {
       await c.containers.create({

@@ -8,8 +8,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '../api/client/client.js';
-import { leasesApi, rfc3339 } from '../api/client/leases.js';
+import { Client } from '../client/client.js';
+import { leasesApi, rfc3339 } from '../client/leases.js';
 import { type CollectResponse, GCClient } from '../api/gen/berth/gc/v1/gc.js';
 import {
   ContentClient,
@@ -18,7 +18,7 @@ import {
   type WriteContentResponse,
 } from '../api/gen/containerd/services/content/v1/content.js';
 import { SnapshotsClient } from '../api/gen/containerd/services/snapshots/v1/snapshots.js';
-import { isBerthError } from '../api/errors.js';
+import { isBerthError } from '../core/errors/catalogue.js';
 import { buildBusyboxImage } from './fixtures/image-builder.js';
 import { berth, run, startDaemon, type TestDaemon } from './helpers/daemon.js';
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyLayer } from '../plugins/diff/apply.js';
+import { applyLayer } from '../core/diff/apply.js';
 import { busyboxAvailable } from './fixtures/busybox-rootfs.js';
 import {
   ANNOTATION_REF_NAME,

@@ -7,13 +7,13 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '../api/client/client.js';
-import { diffApi } from '../api/client/diff.js';
-import { getImage } from '../api/client/image.js';
-import { importArchive } from '../api/client/import.js';
-import { unpack } from '../api/client/unpack.js';
-import { chainIds } from '../plugins/images/oci/chain-id.js';
-import { Label } from '../plugins/images/oci/media-types.js';
+import { Client } from '../client/client.js';
+import { diffApi } from '../client/diff.js';
+import { getImage } from '../client/image.js';
+import { importArchive } from '../client/import.js';
+import { unpack } from '../client/unpack.js';
+import { chainIds } from '../core/images/oci/chain-id.js';
+import { Label } from '../core/images/oci/media-types.js';
 import {
   BUSYBOX_IMAGE,
   type BuiltImage,

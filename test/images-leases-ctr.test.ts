@@ -3,10 +3,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '../api/client/client.js';
-import { imagesApi } from '../api/client/images.js';
-import { leasesApi } from '../api/client/leases.js';
-import { isBerthError } from '../api/errors.js';
+import { Client } from '../client/client.js';
+import { imagesApi } from '../client/images.js';
+import { leasesApi } from '../client/leases.js';
+import { isBerthError } from '../core/errors/catalogue.js';
 import { berth, run, startDaemon, type TestDaemon } from './helpers/daemon.js';
 
 const CTR = '/usr/bin/ctr';

@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isBerthError } from '../api/errors.js';
-import { applyLayer, type ApplyOptions } from '../plugins/diff/apply.js';
+import { isBerthError } from '../core/errors/catalogue.js';
+import { applyLayer, type ApplyOptions } from '../core/diff/apply.js';
 import { makeTar, rejection, snapshotTree, stream, type Entry } from './layer-apply-helpers.js';
 
 const isRoot = process.getuid?.() === 0;

@@ -11,8 +11,8 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MNT, S_IF, lsetxattr, makedev, mknod, mount, umount2 } from '../native/index.js';
-import { applyLayer } from '../plugins/diff/apply.js';
-import { tarDirectory, writeDiff } from '../plugins/diff/diff.js';
+import { applyLayer } from '../core/diff/apply.js';
+import { tarDirectory, writeDiff } from '../core/diff/diff.js';
 import { snapshotTree } from './layer-apply-helpers.js';
 
 const isRoot = process.getuid?.() === 0;

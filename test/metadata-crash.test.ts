@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MetadataDB } from '../plugins/metadata/index.js';
+import { MetadataDB } from '../core/metadata/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const writerScript = join(root, 'plugins/metadata/testdata/crash-writer.mjs');
+const writerScript = join(root, 'core/metadata/testdata/crash-writer.mjs');
 const ROUNDS = 3;
 const ACKS_BEFORE_KILL = 150;
 
@@ -27,7 +27,7 @@ beforeAll(async () => {
   // path so the bundle in the temp directory still finds it.
   const classicLevel = createRequire(import.meta.url).resolve('classic-level');
   await build({
-    entryPoints: [join(root, 'plugins/metadata/index.ts')],
+    entryPoints: [join(root, 'core/metadata/index.ts')],
     outfile: bundle,
     bundle: true,
     platform: 'node',

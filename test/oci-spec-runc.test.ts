@@ -36,7 +36,7 @@ import {
   withRootfs,
   withUser,
   type SpecOpt,
-} from '../api/oci/index.js';
+} from '../core/oci/index.js';
 
 const BUSYBOX = '/bin/busybox';
 const APPLETS = ['sh', 'echo', 'true', 'sleep', 'cat', 'grep', 'hostname', 'id', 'pwd'];

@@ -6,9 +6,9 @@
 import http from 'node:http';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '../api/client/client.js';
-import { fetchImage } from '../api/client/pull.js';
-import { isBerthError } from '../api/errors.js';
+import { Client } from '../client/client.js';
+import { fetchImage } from '../client/pull.js';
+import { isBerthError } from '../core/errors/catalogue.js';
 import { busyboxImage, type BuiltImage } from './fixtures/image-builder.js';
 import { berth, distCmd, run, startDaemon, type TestDaemon } from './helpers/daemon.js';
 import {

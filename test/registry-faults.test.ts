@@ -5,9 +5,9 @@
 // (never times out). No failed pull leaves an image, a lease or an ingest.
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '../api/client/client.js';
-import { fetchImage } from '../api/client/pull.js';
-import { isBerthError } from '../api/errors.js';
+import { Client } from '../client/client.js';
+import { fetchImage } from '../client/pull.js';
+import { isBerthError } from '../core/errors/catalogue.js';
 import { busyboxImage, type BuiltImage } from './fixtures/image-builder.js';
 import { berth, startDaemon, type TestDaemon } from './helpers/daemon.js';
 import {

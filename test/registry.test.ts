@@ -8,10 +8,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '../api/client/client.js';
-import { fetchImage, pull } from '../api/client/pull.js';
-import type { TransferProgress } from '../api/client/transfer-progress.js';
-import { parseIndex } from '../plugins/images/oci/types.js';
+import { Client } from '../client/client.js';
+import { fetchImage, pull } from '../client/pull.js';
+import type { TransferProgress } from '../client/transfer-progress.js';
+import { parseIndex } from '../core/images/oci/types.js';
 import { BUSYBOX_IMAGE, busyboxImage, type BuiltImage } from './fixtures/image-builder.js';
 import { berth, distCmd, run, startDaemon, type TestDaemon } from './helpers/daemon.js';
 import {

@@ -6,14 +6,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '../api/client/client.js';
-import { generateDefaultSpec, withEnv, withProcessArgs, withRootfs } from '../api/oci/index.js';
+import { Client } from '../client/client.js';
+import { generateDefaultSpec, withEnv, withProcessArgs, withRootfs } from '../core/oci/index.js';
 import { busyboxAvailable, makeBusyboxRootfs } from './fixtures/busybox-rootfs.js';
 import { repoRoot, requireBuild, startDaemon, type TestDaemon } from './helpers/daemon.js';
 import { killLeftoverShims, removeAllTasks, taskStateDir, waitFor } from './helpers/tasks.js';
-import { commandFor } from '../plugins/tasks/binary.js';
-import { type ShimInvocation, runShimStart } from '../plugins/tasks/shim-process.js';
-import { ShimSpares } from '../plugins/tasks/shim-spares.js';
+import { commandFor } from '../core/runtime/binary.js';
+import { type ShimInvocation, runShimStart } from '../core/runtime/shim-process.js';
+import { ShimSpares } from '../core/runtime/shim-spares.js';
 
 const canRun =
   process.getuid?.() === 0 &&

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ShimInvocation, runShimStart } from '../plugins/tasks/shim-process.js';
+import { type ShimInvocation, runShimStart } from '../core/runtime/shim-process.js';
 import { waitFor } from './helpers/tasks.js';
 
 function alive(pid: number): boolean {

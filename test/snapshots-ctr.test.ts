@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mountAll, unmountAll } from '../snapshots/mount.js';
-import type { Mount } from '../snapshots/types.js';
+import { mountAll, unmountAll } from '../core/mount/mount-all.js';
+import type { Mount } from '../core/snapshots/types.js';
 import { berth, run, startDaemon, type TestDaemon } from './helpers/daemon.js';
 
 const CTR = '/usr/bin/ctr';

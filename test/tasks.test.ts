@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '../api/client/client.js';
-import { BerthError } from '../api/errors.js';
+import { Client } from '../client/client.js';
+import { BerthError } from '../core/errors/catalogue.js';
 import { TaskExit } from '../api/gen/containerd/events/task.js';
 import { Status } from '../api/gen/containerd/types/task/task.js';
 import {
@@ -16,8 +16,8 @@ import {
   withProcessArgs,
   withRootfs,
   withTTY,
-} from '../api/oci/index.js';
-import { unpackAny } from '../api/typeurl.js';
+} from '../core/oci/index.js';
+import { unpackAny } from '../core/protobuf/typeurl.js';
 import { busyboxAvailable, makeBusyboxRootfs } from './fixtures/busybox-rootfs.js';
 import { haveContainerd, CTR } from './helpers/containerd.js';
 import { berth, run, startDaemon, type TestDaemon } from './helpers/daemon.js';

@@ -9,7 +9,7 @@
 
 import { performance } from 'node:perf_hooks';
 import type { Benchmark, BenchContext } from '../benchmark.js';
-import type { ContainerHandle, TaskHandle } from '../../api/client/container.js';
+import type { ContainerHandle, TaskHandle } from '../../client/container.js';
 import { MiB, type MemoryUsage, readMemory } from '../lib/memory.js';
 import { sleep } from '../lib/processes.js';
 import { summarize } from '../lib/stats.js';

@@ -20,7 +20,7 @@ import { MiB, type MemoryUsage, readMemory } from '../lib/memory.js';
 import { BERTH_SHIM_WRAPPER, CONTAINERD, RUNC_SHIM, haveRuncShim } from '../lib/paths.js';
 import { countProcessesOf, sleep } from '../lib/processes.js';
 import { type ShimHost, type StartMode, launchShim, shimCommand } from '../lib/shims.js';
-import { ShimSpares } from '../../plugins/tasks/shim-spares.js';
+import { ShimSpares } from '../../core/runtime/shim-spares.js';
 import { median, summarize } from '../lib/stats.js';
 import { printComparison, ratio } from '../lib/table.js';
 import { tempDir } from '../lib/tempdir.js';

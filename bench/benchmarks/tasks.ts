@@ -12,7 +12,7 @@
 
 import { performance } from 'node:perf_hooks';
 import type { Benchmark, BenchContext } from '../benchmark.js';
-import type { ContainerHandle } from '../../api/client/container.js';
+import type { ContainerHandle } from '../../client/container.js';
 import { summarize } from '../lib/stats.js';
 import {
   type TaskHost,

@@ -3,7 +3,7 @@
 // the endpoint a real daemon would give it.
 
 import { EventsDefinition } from '../../api/gen/containerd/services/ttrpc/events/v1/events.js';
-import { TtrpcServer } from '../../api/ttrpc/server.js';
+import { TtrpcServer } from '../../core/ttrpc/server.js';
 
 export class EventSink {
   /** Topics received, in order. */

@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Client } from '../../api/client/client.js';
+import { Client } from '../../client/client.js';
 import { unmountUnder } from '../../test/helpers/cri.js';
 import type { Cleanup } from './cleanup.js';
 import { type DaemonHandle, type DaemonKind, startDaemon } from './daemons.js';

@@ -8,17 +8,17 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { defaultSpec } from '../../api/oci/default-spec.js';
+import { defaultSpec } from '../../core/oci/default-spec.js';
 import { type ConnectResponse, TaskDefinition } from '../../api/gen/containerd/task/v2/shim.js';
-import { TtrpcClient, makeClient, type TypedClient } from '../../api/ttrpc/client.js';
+import { TtrpcClient, makeClient, type TypedClient } from '../../core/ttrpc/client.js';
 import { S_IF, mknod } from '../../native/index.js';
-import type { ShimCommand } from '../../plugins/tasks/binary.js';
+import type { ShimCommand } from '../../core/runtime/binary.js';
 import {
   type ShimInvocation,
   runShimDelete,
   runShimStart,
-} from '../../plugins/tasks/shim-process.js';
-import type { SpareProcess } from '../../plugins/tasks/shim-spares.js';
+} from '../../core/runtime/shim-process.js';
+import type { SpareProcess } from '../../core/runtime/shim-spares.js';
 import type { Cleanup } from './cleanup.js';
 import { isAlive, readPidFile, terminate, waitForExit } from './processes.js';
 

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { encodeHeader, END_OF_ARCHIVE, padding } from '../../plugins/diff/tar-writer.js';
+import { encodeHeader, END_OF_ARCHIVE, padding } from '../../core/diff/tar-writer.js';
 import {
   ANNOTATION_IMAGE_NAME,
   ANNOTATION_REF_NAME,

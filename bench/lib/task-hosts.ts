@@ -11,14 +11,14 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
-import { Client } from '../../api/client/client.js';
-import type { ContainerHandle, TaskHandle } from '../../api/client/container.js';
+import { Client } from '../../client/client.js';
+import type { ContainerHandle, TaskHandle } from '../../client/container.js';
 import {
   generateDefaultSpec,
   withDefaultPathEnv,
   withProcessArgs,
   withRootfs,
-} from '../../api/oci/index.js';
+} from '../../core/oci/index.js';
 import { makeBusyboxRootfs } from '../../test/fixtures/busybox-rootfs.js';
 import type { Cleanup } from './cleanup.js';
 import { type DaemonHandle, type DaemonKind, startDaemon } from './daemons.js';

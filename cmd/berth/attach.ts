@@ -3,7 +3,7 @@
 // forwarded when there is no terminal to carry them.
 
 import os from 'node:os';
-import type { ProcessHandle } from '../../api/client/container.js';
+import type { ProcessHandle } from '../../client/container.js';
 
 const FORWARDED: NodeJS.Signals[] = [
   'SIGINT',

@@ -1,13 +1,13 @@
 // Flags shared by `berth run` and `berth containers create`: they turn into an
-// OCI spec (from the daemon-independent defaults in api/oci) and a container record.
+// OCI spec (from the daemon-independent defaults in core/oci) and a container record.
 
 import path from 'node:path';
 import type { Command } from 'commander';
-import { isNotFound } from '../../api/errors.js';
-import type { Client } from '../../api/client/client.js';
-import type { ContainerHandle } from '../../api/client/container.js';
-import { ensureImage } from '../../api/client/ensure-image.js';
-import { newContainerFromImage } from '../../api/client/image.js';
+import { isNotFound } from '../../core/errors/catalogue.js';
+import type { Client } from '../../client/client.js';
+import type { ContainerHandle } from '../../client/container.js';
+import { ensureImage } from '../../client/ensure-image.js';
+import { newContainerFromImage } from '../../client/image.js';
 import {
   type SpecOpt,
   generateDefaultSpec,
@@ -19,9 +19,10 @@ import {
   withRootfs,
   withTTY,
   withUser,
-} from '../../api/oci/index.js';
-import { signalByName } from '../../api/oci/signals.js';
+} from '../../core/oci/index.js';
+import { signalByName } from '../../core/oci/signals.js';
 import { parseLabelArgs } from './output.js';
+import { UsageError } from './exit-codes.js';
 
 export interface ContainerFlags {
   rootfs?: string;
@@ -58,7 +59,7 @@ export function addContainerFlags(cmd: Command): Command {
 
 function parseUser(s: string): [number, number] {
   const m = /^(\d+)(?::(\d+))?$/.exec(s);
-  if (!m) throw new Error(`--user ${s}: use a numeric uid[:gid]`);
+  if (!m) throw new UsageError(`--user ${s}: use a numeric uid[:gid]`);
   return [Number(m[1]), Number(m[2] ?? m[1])];
 }
 
@@ -73,7 +74,7 @@ export function splitRunArgs(
 ): { image?: string; id: string; args: string[] } {
   if (f.rootfs) return { id: first, args: rest };
   const [id, ...args] = rest;
-  if (!id) throw new Error('usage: IMAGE ID [COMMAND…] (or --rootfs DIR ID [COMMAND…])');
+  if (!id) throw new UsageError('usage: IMAGE ID [COMMAND…] (or --rootfs DIR ID [COMMAND…])');
   return { image: first, id, args };
 }
 
@@ -140,7 +141,7 @@ export async function createContainer(
   image?: string,
 ): Promise<ContainerHandle> {
   if (image) return createFromImage(client, image, id, args, f);
-  if (!f.rootfs) throw new Error('--rootfs DIR or an image is required');
+  if (!f.rootfs) throw new UsageError('--rootfs DIR or an image is required');
   const opts: SpecOpt[] = [
     withRootfs(path.resolve(f.rootfs), f.readOnly ?? false),
     withDefaultPathEnv,
@@ -158,6 +159,6 @@ export async function createContainer(
 /** `9`, `KILL` or `SIGKILL` → 9. */
 export function parseSignal(s: string): number {
   const n = signalByName(s);
-  if (n === undefined) throw new Error(`unknown signal ${JSON.stringify(s)}`);
+  if (n === undefined) throw new UsageError(`unknown signal ${JSON.stringify(s)}`);
   return n;
 }

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
-import type { Container } from '../../api/client/index.js';
-import { fromTimestamp } from '../../api/timestamp.js';
-import { unpackJson } from '../../api/typeurl.js';
+import type { Container } from '../../client/index.js';
+import { fromTimestamp } from '../../core/protobuf/timestamp.js';
+import { unpackJson } from '../../core/protobuf/typeurl.js';
+import { reportFailure } from './exit-codes.js';
+import { type FormatFlags, addFormatOption, printList } from './format.js';
 import { labelsString, parseLabelArgs, printJSON, table } from './output.js';
 import {
   type ContainerFlags,
@@ -12,8 +14,8 @@ import {
 } from './container-flags.js';
 import { withClient } from './context.js';
 import { removeTask } from './tasks.js';
-import type { Client } from '../../api/client/client.js';
-import { isNotFound } from '../../api/errors.js';
+import type { Client } from '../../client/client.js';
+import { isNotFound } from '../../core/errors/catalogue.js';
 
 /** Container record as readable JSON: the spec decoded, options shown by type. */
 export function containerInfo(c: Container) {
@@ -37,29 +39,28 @@ export function registerContainers(program: Command) {
     .aliases(['container', 'c'])
     .description('manage containers')
     .enablePositionalOptions();
-  cs.command('ls [filters...]')
-    .alias('list')
-    .description('list containers (filters like labels.app==web or image~=busybox)')
-    .option('-q, --quiet', 'print only ids')
-    .option('--json', 'print JSON')
-    .action(
-      withClient(async (client, filters: string[], flags: { quiet?: boolean; json?: boolean }) => {
-        const list = (await client.containers.list(...filters)).sort((a, b) =>
-          a.id.localeCompare(b.id),
-        );
-        if (flags.json) return printJSON(list.map(containerInfo));
-        if (flags.quiet) {
-          for (const c of list) process.stdout.write(c.id + '\n');
-          return;
-        }
-        process.stdout.write(
+  addFormatOption(
+    cs
+      .command('ls [filters...]')
+      .alias('list')
+      .description('list containers (filters like labels.app==web or image~=busybox)')
+      .option('-q, --quiet', 'print only ids'),
+  ).action(
+    withClient(async (client, filters: string[], flags: FormatFlags) => {
+      const list = (await client.containers.list(...filters)).sort((a, b) =>
+        a.id.localeCompare(b.id),
+      );
+      await printList(flags, list, {
+        fields: containerInfo,
+        id: (c) => c.id,
+        table: (items) =>
           table(
             ['CONTAINER', 'IMAGE', 'RUNTIME'],
-            list.map((c) => [c.id, c.image || '-', c.runtime?.name ?? '-']),
+            items.map((c) => [c.id, c.image || '-', c.runtime?.name ?? '-']),
           ),
-        );
-      }),
-    );
+      });
+    }),
+  );
   addContainerFlags(
     cs
       .command('create <image-or-id> [args...]')
@@ -88,7 +89,6 @@ export function registerContainers(program: Command) {
     .option('-f, --force', 'kill a running task first')
     .action(
       withClient(async (client, ids: string[], f: { force?: boolean }) => {
-        let failed = false;
         for (const id of ids) {
           try {
             const ctr = await client.loadContainer(id);
@@ -98,13 +98,9 @@ export function registerContainers(program: Command) {
             // Its snapshot goes with it, as with ctr.
             await deleteContainerAndSnapshot(client, ctr);
           } catch (err) {
-            failed = true;
-            process.stderr.write(
-              `berth: failed to delete container ${id}: ${(err as Error).message}\n`,
-            );
+            reportFailure(`failed to delete container ${id}`, err);
           }
         }
-        if (failed) process.exitCode = 1;
       }),
     );
   cs.command('label <id> [labels...]')

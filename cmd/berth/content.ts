@@ -1,22 +1,13 @@
-import type { Command } from 'commander';
-import type { ContentInfo } from '../../api/client/content.js';
-import { isNotFound } from '../../api/errors.js';
-import { fromTimestamp } from '../../api/timestamp.js';
-import { labelsString, parseLabelArgs, printJSON, table } from './output.js';
+import { humanSize } from './output.js';
+import { type Command, InvalidArgumentError } from 'commander';
+import type { ContentInfo } from '../../client/content.js';
+import { isNotFound } from '../../core/errors/catalogue.js';
+import { fromTimestamp } from '../../core/protobuf/timestamp.js';
+import { reportFailure } from './exit-codes.js';
+import { type FormatFlags, addFormatOption, printList } from './format.js';
+import { labelsString, parseLabelArgs, table } from './output.js';
 import { withClient } from './context.js';
 import { registerContentFetch } from './images-registry.js';
-
-/** Decimal sizes with four significant digits, as ctr prints them ("1.234 MB"). */
-export function humanSize(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${Number(v.toPrecision(4))} ${units[i]}`;
-}
 
 /** Rough age ("3 minutes"), as ctr prints ages. */
 export function humanAge(since: Date | undefined, now = Date.now()): string {
@@ -49,35 +40,33 @@ export function registerContent(program: Command) {
   const content = program.command('content').description('manage content (blobs by digest)');
   registerContentFetch(content);
 
-  content
-    .command('ls [filters...]')
-    .alias('list')
-    .description('list blobs (filters like digest==sha256:…, size==123 or labels.k==v)')
-    .option('-q, --quiet', 'print only digests')
-    .option('--json', 'print JSON')
-    .action(
-      withClient(async (client, filters: string[], flags: { quiet?: boolean; json?: boolean }) => {
-        const list = (await client.content.list(...filters)).sort((a, b) =>
-          a.digest.localeCompare(b.digest),
-        );
-        if (flags.json) return printJSON(list.map(contentJSON));
-        if (flags.quiet) {
-          for (const c of list) process.stdout.write(c.digest + '\n');
-          return;
-        }
-        process.stdout.write(
+  addFormatOption(
+    content
+      .command('ls [filters...]')
+      .alias('list')
+      .description('list blobs (filters like digest==sha256:…, size==123 or labels.k==v)')
+      .option('-q, --quiet', 'print only digests'),
+  ).action(
+    withClient(async (client, filters: string[], flags: FormatFlags) => {
+      const list = (await client.content.list(...filters)).sort((a, b) =>
+        a.digest.localeCompare(b.digest),
+      );
+      await printList(flags, list, {
+        fields: contentJSON,
+        id: (c) => c.digest,
+        table: (items) =>
           table(
             ['DIGEST', 'SIZE', 'AGE', 'LABELS'],
-            list.map((c) => [
+            items.map((c) => [
               c.digest,
               humanSize(c.size),
               humanAge(fromTimestamp(c.createdAt)),
               labelsString(c.labels),
             ]),
           ),
-        );
-      }),
-    );
+      });
+    }),
+  );
 
   content
     .command('get <digest>')
@@ -96,7 +85,7 @@ export function registerContent(program: Command) {
     .description('write stdin into the store under an ingest ref and commit it; prints the digest')
     .option('--expected-size <bytes>', 'verify the size at commit', (v) => {
       const n = Number(v);
-      if (!Number.isSafeInteger(n) || n < 0) throw new Error(`invalid size ${JSON.stringify(v)}`);
+      if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('use a size in bytes.');
       return n;
     })
     .option('--expected-digest <digest>', 'verify the digest at commit')
@@ -124,7 +113,6 @@ export function registerContent(program: Command) {
     .description('delete blobs from the namespace; prints each digest deleted')
     .action(
       withClient(async (client, digests: string[]) => {
-        let failed = false;
         for (const digest of digests) {
           try {
             await client.content.delete(digest);
@@ -135,11 +123,9 @@ export function registerContent(program: Command) {
               process.stderr.write(`berth: content ${digest} not found\n`);
               continue;
             }
-            failed = true;
-            process.stderr.write(`berth: failed to delete ${digest}: ${(err as Error).message}\n`);
+            reportFailure(`failed to delete ${digest}`, err);
           }
         }
-        if (failed) process.exitCode = 1;
       }),
     );
 
@@ -157,38 +143,35 @@ export function registerContent(program: Command) {
       }),
     );
 
-  content
-    .command('active [filters...]')
-    .description('list ingests in progress (filters like ref~=layer)')
-    .option('--json', 'print JSON')
-    .action(
-      withClient(async (client, filters: string[], flags: { json?: boolean }) => {
-        const list = (await client.content.statuses(...filters)).sort((a, b) =>
-          a.ref.localeCompare(b.ref),
-        );
-        if (flags.json) {
-          return printJSON(
-            list.map((s) => ({
-              Ref: s.ref,
-              Offset: s.offset,
-              Total: s.total,
-              Expected: s.expected || undefined,
-              StartedAt: fromTimestamp(s.startedAt)?.toISOString(),
-              UpdatedAt: fromTimestamp(s.updatedAt)?.toISOString(),
-            })),
-          );
-        }
-        process.stdout.write(
+  addFormatOption(
+    content
+      .command('active [filters...]')
+      .description('list ingests in progress (filters like ref~=layer)'),
+  ).action(
+    withClient(async (client, filters: string[], flags: FormatFlags) => {
+      const list = (await client.content.statuses(...filters)).sort((a, b) =>
+        a.ref.localeCompare(b.ref),
+      );
+      await printList(flags, list, {
+        fields: (s) => ({
+          Ref: s.ref,
+          Offset: s.offset,
+          Total: s.total,
+          Expected: s.expected || undefined,
+          StartedAt: fromTimestamp(s.startedAt)?.toISOString(),
+          UpdatedAt: fromTimestamp(s.updatedAt)?.toISOString(),
+        }),
+        table: (items) =>
           table(
             ['REF', 'SIZE', 'TOTAL', 'AGE'],
-            list.map((s) => [
+            items.map((s) => [
               s.ref,
               humanSize(s.offset),
               s.total > 0 ? humanSize(s.total) : '-',
               humanAge(fromTimestamp(s.startedAt)),
             ]),
           ),
-        );
-      }),
-    );
+      });
+    }),
+  );
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Client } from '../../api/client/client.js';
+import { Client } from '../../client/client.js';
 
 export interface GlobalFlags {
   address: string;

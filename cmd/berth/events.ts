@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { eventToJSON } from '../../api/event-types.js';
-import { fromTimestamp } from '../../api/timestamp.js';
+import { eventToJSON } from '../../core/events/types.js';
+import { fromTimestamp } from '../../core/protobuf/timestamp.js';
 import { withClient } from './context.js';
 
 export function registerEvents(program: Command) {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { type CollectResponse, GCClient } from '../../api/gen/berth/gc/v1/gc.js';
-import { fromTimestamp } from '../../api/timestamp.js';
+import { fromTimestamp } from '../../core/protobuf/timestamp.js';
 import { withClient } from './context.js';
 import { printJSON, table } from './output.js';
 

@@ -5,14 +5,14 @@ import { createWriteStream } from 'node:fs';
 import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import type { Client } from '../../api/client/client.js';
-import { ClientImage, getImage } from '../../api/client/image.js';
-import { exportArchive, importArchive } from '../../api/client/import.js';
-import { contentOf } from '../../api/client/image-deps.js';
-import { isUnpacked } from '../../api/client/unpack.js';
-import type { Image } from '../../api/client/images.js';
-import { isNotFound } from '../../api/errors.js';
-import { isIndexType } from '../../plugins/images/oci/media-types.js';
+import type { Client } from '../../client/client.js';
+import { ClientImage, getImage } from '../../client/image.js';
+import { exportArchive, importArchive } from '../../client/import.js';
+import { contentOf } from '../../client/image-deps.js';
+import { isUnpacked } from '../../client/unpack.js';
+import type { Image } from '../../client/images.js';
+import { isNotFound } from '../../core/errors/catalogue.js';
+import { isIndexType } from '../../core/images/oci/media-types.js';
 import {
   allPlatforms,
   defaultPlatformMatcher,
@@ -20,11 +20,12 @@ import {
   onlyPlatform,
   parsePlatformSpecifier,
   type PlatformMatcher,
-} from '../../plugins/images/oci/platform.js';
-import { childrenOf } from '../../plugins/images/oci/resolve.js';
-import type { Descriptor } from '../../plugins/images/oci/types.js';
+} from '../../core/images/oci/platform.js';
+import { childrenOf } from '../../core/images/oci/resolve.js';
+import type { Descriptor } from '../../core/images/oci/types.js';
 import { withClient } from './context.js';
 import { parseLabelArgs, table } from './output.js';
+import { UsageError } from './exit-codes.js';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
 
@@ -73,7 +74,7 @@ interface ExportFlags {
 }
 
 async function stdinBytes(): Promise<AsyncIterable<Uint8Array>> {
-  if (process.stdin.isTTY) throw new Error('refusing to read an archive from a terminal');
+  if (process.stdin.isTTY) throw new UsageError('refusing to read an archive from a terminal');
   return process.stdin;
 }
 
@@ -153,7 +154,7 @@ export function registerImageArchive(images: Command): void {
     .action(
       withClient(async (client, out: string, names: string[], f: ExportFlags) => {
         if (out === '-' && process.stdout.isTTY)
-          throw new Error('refusing to write an archive to a terminal');
+          throw new UsageError('refusing to write an archive to a terminal');
         const resolved: string[] = [];
         for (const n of names) resolved.push((await getImage(client, n)).name);
         const tar = await exportArchive(client, resolved, { platform: matcherFrom(f) });

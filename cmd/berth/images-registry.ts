@@ -2,8 +2,8 @@
 // registry and berthd's content store, with progress bars on stderr.
 
 import type { Command } from 'commander';
-import { fetchImage, pull } from '../../api/client/pull.js';
-import { push } from '../../api/client/push.js';
+import { fetchImage, pull } from '../../client/pull.js';
+import { push } from '../../client/push.js';
 import { withClient } from './context.js';
 import { addRegistryFlags, type RegistryFlags, registryOptions } from './registry-flags.js';
 import { TransferBars } from './transfer-bars.js';

@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
-import { type Image, imagesApi } from '../../api/client/images.js';
-import { fromTimestamp } from '../../api/timestamp.js';
+import { type Image, imagesApi } from '../../client/images.js';
+import { fromTimestamp } from '../../core/protobuf/timestamp.js';
 import { withClient } from './context.js';
 import { registerImagePull, registerImagePush } from './images-registry.js';
 import { registerImageArchive, sizeAndPlatforms } from './images-archive.js';
-import { labelsString, parseLabelArgs, printJSON, table } from './output.js';
+import { reportFailure } from './exit-codes.js';
+import { type FormatFlags, addFormatOption, printList } from './format.js';
+import { labelsString, parseLabelArgs, table } from './output.js';
 
 /** Image record as readable JSON. */
 export function imageInfo(i: Image) {
@@ -22,18 +24,15 @@ export function imageInfo(i: Image) {
   };
 }
 
-/** Runs `fn` for each argument, reporting failures per argument; exit status 1 if any failed. */
+/** Runs `fn` for each argument, reporting failures per argument (the exit status says the worst). */
 async function each(args: string[], what: string, fn: (arg: string) => Promise<void>) {
-  let failed = false;
   for (const arg of args) {
     try {
       await fn(arg);
     } catch (err) {
-      failed = true;
-      process.stderr.write(`berth: failed to ${what} ${arg}: ${(err as Error).message}\n`);
+      reportFailure(`failed to ${what} ${arg}`, err);
     }
   }
-  if (failed) process.exitCode = 1;
 }
 
 export function registerImages(program: Command) {
@@ -45,38 +44,39 @@ export function registerImages(program: Command) {
   registerImagePush(images);
   registerImageArchive(images);
 
-  images
-    .command('ls [filters...]')
-    .alias('list')
-    .description(
-      'list images (filters like name~=busybox, labels.app==web, target.digest==sha256:…)',
-    )
-    .option('-q, --quiet', 'print only image names')
-    .option('--json', 'print JSON')
-    .action(
-      withClient(async (client, filters: string[], flags: { quiet?: boolean; json?: boolean }) => {
-        const list = await imagesApi(client).list(...filters);
-        if (flags.json) return printJSON(list.map(imageInfo));
-        if (flags.quiet) {
-          for (const i of list) process.stdout.write(i.name + '\n');
-          return;
-        }
-        // SIZE and PLATFORMS come from the manifests in the content store.
-        const rows: string[][] = [];
-        for (const i of list) {
-          const [size, platforms] = await sizeAndPlatforms(client, i);
-          rows.push([
-            i.name,
-            i.target?.mediaType || '-',
-            i.target?.digest || '-',
-            size,
-            platforms,
-            labelsString(i.labels),
-          ]);
-        }
-        process.stdout.write(table(['REF', 'TYPE', 'DIGEST', 'SIZE', 'PLATFORMS', 'LABELS'], rows));
-      }),
-    );
+  addFormatOption(
+    images
+      .command('ls [filters...]')
+      .alias('list')
+      .description(
+        'list images (filters like name~=busybox, labels.app==web, target.digest==sha256:…)',
+      )
+      .option('-q, --quiet', 'print only image names'),
+  ).action(
+    withClient(async (client, filters: string[], flags: FormatFlags) => {
+      const list = await imagesApi(client).list(...filters);
+      await printList(flags, list, {
+        fields: imageInfo,
+        id: (i) => i.name,
+        table: async (items) => {
+          // SIZE and PLATFORMS come from the manifests in the content store.
+          const rows: string[][] = [];
+          for (const i of items) {
+            const [size, platforms] = await sizeAndPlatforms(client, i);
+            rows.push([
+              i.name,
+              i.target?.mediaType || '-',
+              i.target?.digest || '-',
+              size,
+              platforms,
+              labelsString(i.labels),
+            ]);
+          }
+          return table(['REF', 'TYPE', 'DIGEST', 'SIZE', 'PLATFORMS', 'LABELS'], rows);
+        },
+      });
+    }),
+  );
 
   images
     .command('rm <names...>')

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
-import { labelsString, parseLabelArgs, printJSON, table } from './output.js';
+import { reportFailure } from './exit-codes.js';
+import { type FormatFlags, addFormatOption, printList } from './format.js';
+import { labelsString, parseLabelArgs, table } from './output.js';
 import { withClient } from './context.js';
 
 export function registerNamespaces(program: Command) {
@@ -7,27 +9,26 @@ export function registerNamespaces(program: Command) {
     .command('namespaces')
     .aliases(['namespace', 'ns'])
     .description('manage namespaces');
-  ns.command('ls')
-    .alias('list')
-    .description('list namespaces')
-    .option('-q, --quiet', 'print only names')
-    .option('--json', 'print JSON')
-    .action(
-      withClient(async (client, flags: { quiet?: boolean; json?: boolean }) => {
-        const list = (await client.namespaces.list()).sort((a, b) => a.name.localeCompare(b.name));
-        if (flags.json) return printJSON(list);
-        if (flags.quiet) {
-          for (const n of list) process.stdout.write(n.name + '\n');
-          return;
-        }
-        process.stdout.write(
+  addFormatOption(
+    ns
+      .command('ls')
+      .alias('list')
+      .description('list namespaces')
+      .option('-q, --quiet', 'print only names'),
+  ).action(
+    withClient(async (client, flags: FormatFlags) => {
+      const list = (await client.namespaces.list()).sort((a, b) => a.name.localeCompare(b.name));
+      await printList(flags, list, {
+        fields: (n) => ({ name: n.name, labels: n.labels }),
+        id: (n) => n.name,
+        table: (items) =>
           table(
             ['NAME', 'LABELS'],
-            list.map((n) => [n.name, labelsString(n.labels)]),
+            items.map((n) => [n.name, labelsString(n.labels)]),
           ),
-        );
-      }),
-    );
+      });
+    }),
+  );
   ns.command('create <name> [labels...]')
     .description('create a namespace with optional key=value labels')
     .action(
@@ -40,17 +41,14 @@ export function registerNamespaces(program: Command) {
     .description('remove empty namespaces')
     .action(
       withClient(async (client, names: string[]) => {
-        let failed = false;
         for (const n of names) {
           try {
             await client.namespaces.delete(n);
             process.stdout.write(n + '\n');
           } catch (err) {
-            failed = true;
-            process.stderr.write(`berth: unable to delete ${n}: ${(err as Error).message}\n`);
+            reportFailure(`unable to delete ${n}`, err);
           }
         }
-        if (failed) process.exitCode = 1;
       }),
     );
   ns.command('label <name> [labels...]')

@@ -2,8 +2,9 @@
 // content fetch), turned into registry options.
 
 import type { Command } from 'commander';
-import type { RegistryOptions } from '../../plugins/images/registry/repository.js';
-import { DEFAULT_HOSTS_DIR } from '../../plugins/images/registry/hosts.js';
+import type { RegistryOptions } from '../../core/images/registry/repository.js';
+import { DEFAULT_HOSTS_DIR } from '../../core/images/registry/hosts.js';
+import { UsageError } from './exit-codes.js';
 
 export interface RegistryFlags {
   plainHttp?: boolean;
@@ -15,7 +16,8 @@ export interface RegistryFlags {
 
 function positiveInt(v: string): number {
   const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`invalid number ${JSON.stringify(v)}`);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new UsageError(`invalid number ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -48,7 +50,7 @@ export function registryOptions(f: RegistryFlags): RegistryOptions {
     const i = f.user.indexOf(':');
     const username = i < 0 ? f.user : f.user.slice(0, i);
     const secret = i < 0 ? (process.env.BERTH_REGISTRY_PASSWORD ?? '') : f.user.slice(i + 1);
-    if (!username) throw new Error('--user needs a user name');
+    if (!username) throw new UsageError('--user needs a user name');
     opts.credentials = () => ({ username, secret });
   }
   return opts;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import type { Client } from '../../api/client/client.js';
-import type { ContainerHandle, ProcessHandle } from '../../api/client/container.js';
+import type { Client } from '../../client/client.js';
+import type { ContainerHandle, ProcessHandle } from '../../client/container.js';
 import { attachStdio } from './attach.js';
 import {
   type ContainerFlags,
@@ -10,6 +10,7 @@ import {
   splitRunArgs,
 } from './container-flags.js';
 import { withClient } from './context.js';
+import { UsageError } from './exit-codes.js';
 
 interface RunFlags extends ContainerFlags {
   rm?: boolean;
@@ -58,7 +59,7 @@ export async function startDetached(
 }
 
 async function run(client: Client, first: string, rest: string[], f: RunFlags): Promise<void> {
-  if (f.rm && f.detach) throw new Error('--rm and --detach cannot be combined');
+  if (f.rm && f.detach) throw new UsageError('--rm and --detach cannot be combined');
   const { image, id, args } = splitRunArgs(first, rest, f);
   const ctr = await createContainer(client, id, args, f, image);
   try {

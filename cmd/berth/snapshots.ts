@@ -1,15 +1,17 @@
 import type { Command } from 'commander';
-import type { Client } from '../../api/client/client.js';
+import type { Client } from '../../client/client.js';
 import {
   DEFAULT_SNAPSHOTTER,
   type Mount,
   SnapshotKind,
   type SnapshotInfo,
   SnapshotsApi,
-} from '../../api/client/snapshots.js';
-import { fromTimestamp } from '../../api/timestamp.js';
+} from '../../client/snapshots.js';
+import { fromTimestamp } from '../../core/protobuf/timestamp.js';
 import { withClient } from './context.js';
-import { labelsString, parseLabelArgs, printJSON, table } from './output.js';
+import { type FormatFlags, addFormatOption, printList } from './format.js';
+import { reportFailure } from './exit-codes.js';
+import { binarySize, labelsString, parseLabelArgs, printJSON, table } from './output.js';
 
 function kindString(k: SnapshotKind): string {
   switch (k) {
@@ -61,17 +63,6 @@ export function snapshotTree(infos: SnapshotInfo[]): string {
   return out;
 }
 
-function humanSize(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
-}
-
 function snapshotterOf(cmd: Command): string {
   for (let c: Command | null = cmd; c; c = c.parent) {
     const s = c.opts<{ snapshotter?: string }>().snapshotter;
@@ -99,27 +90,26 @@ export function registerSnapshots(program: Command) {
       process.env.BERTH_SNAPSHOTTER || DEFAULT_SNAPSHOTTER,
     );
 
-  ss.command('ls [filters...]')
-    .alias('list')
-    .description('list snapshots (filters like kind==committed or labels.k==v)')
-    .option('-q, --quiet', 'print only keys')
-    .option('--json', 'print JSON')
-    .action(
-      withSnapshots(async (api, filters: string[], flags: { quiet?: boolean; json?: boolean }) => {
-        const list = (await api.list(...filters)).sort((a, b) => a.name.localeCompare(b.name));
-        if (flags.json) return printJSON(list.map(snapshotInfoJSON));
-        if (flags.quiet) {
-          for (const i of list) process.stdout.write(i.name + '\n');
-          return;
-        }
-        process.stdout.write(
+  addFormatOption(
+    ss
+      .command('ls [filters...]')
+      .alias('list')
+      .description('list snapshots (filters like kind==committed or labels.k==v)')
+      .option('-q, --quiet', 'print only keys'),
+  ).action(
+    withSnapshots(async (api, filters: string[], flags: FormatFlags) => {
+      const list = (await api.list(...filters)).sort((a, b) => a.name.localeCompare(b.name));
+      await printList(flags, list, {
+        fields: snapshotInfoJSON,
+        id: (i) => i.name,
+        table: (items) =>
           table(
             ['KEY', 'PARENT', 'KIND'],
-            list.map((i) => [i.name, i.parent, kindString(i.kind)]),
+            items.map((i) => [i.name, i.parent, kindString(i.kind)]),
           ),
-        );
-      }),
-    );
+      });
+    }),
+  );
 
   ss.command('tree')
     .description('show snapshots as a tree of parents and children')
@@ -179,36 +169,41 @@ export function registerSnapshots(program: Command) {
     .description('remove snapshots')
     .action(
       withSnapshots(async (api, keys: string[]) => {
-        let failed = false;
         for (const key of keys) {
           try {
             await api.remove(key);
           } catch (err) {
-            failed = true;
-            process.stderr.write(
-              `berth: failed to remove snapshot ${key}: ${(err as Error).message}\n`,
-            );
+            reportFailure(`failed to remove snapshot ${key}`, err);
           }
         }
-        if (failed) process.exitCode = 1;
       }),
     );
 
-  ss.command('usage [keys...]')
-    .alias('du')
-    .description('show disk usage of snapshots (all when no key is given)')
-    .option('-b, --bytes', 'sizes in bytes')
-    .action(
-      withSnapshots(async (api, keys: string[], flags: { bytes?: boolean }) => {
-        const names = keys.length ? keys : (await api.list()).map((i) => i.name).sort();
-        const rows: string[][] = [];
-        for (const key of names) {
-          const u = await api.usage(key);
-          rows.push([key, flags.bytes ? String(u.size) : humanSize(u.size), String(u.inodes)]);
-        }
-        process.stdout.write(table(['KEY', 'SIZE', 'INODES'], rows));
-      }),
-    );
+  addFormatOption(
+    ss
+      .command('usage [keys...]')
+      .alias('du')
+      .description('show disk usage of snapshots (all when no key is given)')
+      .option('-b, --bytes', 'sizes in bytes'),
+  ).action(
+    withSnapshots(async (api, keys: string[], flags: FormatFlags & { bytes?: boolean }) => {
+      const names = keys.length ? keys : (await api.list()).map((i) => i.name).sort();
+      const usages: { key: string; size: number; inodes: number }[] = [];
+      for (const key of names) usages.push({ key, ...(await api.usage(key)) });
+      await printList(flags, usages, {
+        fields: (u) => ({ Key: u.key, Size: u.size, Inodes: u.inodes }),
+        table: (items) =>
+          table(
+            ['KEY', 'SIZE', 'INODES'],
+            items.map((u) => [
+              u.key,
+              flags.bytes ? String(u.size) : binarySize(u.size),
+              String(u.inodes),
+            ]),
+          ),
+      });
+    }),
+  );
 
   ss.command('info <key>')
     .description('show a snapshot record')

@@ -1,16 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { defaultFifoRoot } from '../../api/client/fifo-io.js';
-import type { Client } from '../../api/client/client.js';
+import { defaultFifoRoot } from '../../core/runtime/fifo-io.js';
+import type { Client } from '../../client/client.js';
 import { Status } from '../../api/gen/containerd/types/task/task.js';
-import { unpackAny } from '../../api/typeurl.js';
-import { Metrics as V1Metrics } from '../../api/gen/io/containerd/cgroups/v1/metrics.js';
-import { Metrics as V2Metrics } from '../../api/gen/io/containerd/cgroups/v2/metrics.js';
+import type { Any } from '../../api/gen/google/protobuf/any.js';
+import { fromTimestamp } from '../../core/protobuf/timestamp.js';
 import { attachStdio } from './attach.js';
 import { parseSignal } from './container-flags.js';
 import { withClient } from './context.js';
-import { printJSON, table } from './output.js';
+import { decodeCgroupMetrics, unpackCgroupMetrics } from './cgroup-sample.js';
+import { reportFailure } from './exit-codes.js';
+import { type FormatFlags, addFormatOption, printList } from './format.js';
+import { table } from './output.js';
 import { runAttached, startDetached } from './run.js';
 
 const collect = (v: string, acc: string[]) => [...acc, v];
@@ -31,8 +33,7 @@ async function forEachId(ids: string[], what: string, fn: (id: string) => Promis
     try {
       await fn(id);
     } catch (err) {
-      process.exitCode = 1;
-      process.stderr.write(`berth: ${what} ${id}: ${(err as Error).message}\n`);
+      reportFailure(`${what} ${id}`, err);
     }
   }
 }
@@ -51,8 +52,8 @@ export async function removeTask(client: Client, id: string, force: boolean): Pr
   return status;
 }
 
-function metricsRows(id: string, data: { typeUrl: string; value: Uint8Array } | undefined) {
-  const v1 = unpackAny(data, 'io.containerd.cgroups.v1.Metrics', V1Metrics);
+function metricsRows(id: string, data: Any | undefined) {
+  const { v1, v2 } = unpackCgroupMetrics(data);
   if (v1) {
     return [
       id,
@@ -62,7 +63,6 @@ function metricsRows(id: string, data: { typeUrl: string; value: Uint8Array } | 
       String(v1.cpu?.usage?.total ?? '-'),
     ];
   }
-  const v2 = unpackAny(data, 'io.containerd.cgroups.v2.Metrics', V2Metrics);
   if (v2) {
     return [
       id,
@@ -82,27 +82,26 @@ export function registerTasks(program: Command) {
     .description('manage tasks')
     .enablePositionalOptions();
 
-  ts.command('ls')
-    .alias('list')
-    .description('list tasks')
-    .option('-q, --quiet', 'print only ids')
-    .option('--json', 'print JSON')
-    .action(
-      withClient(async (client, f: { quiet?: boolean; json?: boolean }) => {
-        const tasks = (await client.tasks.list()).sort((a, b) => a.id.localeCompare(b.id));
-        if (f.json) return printJSON(tasks.map((t) => ({ ...t, status: statusName(t.status) })));
-        if (f.quiet) {
-          for (const t of tasks) process.stdout.write(`${t.id}\n`);
-          return;
-        }
-        process.stdout.write(
+  addFormatOption(
+    ts
+      .command('ls')
+      .alias('list')
+      .description('list tasks')
+      .option('-q, --quiet', 'print only ids'),
+  ).action(
+    withClient(async (client, f: FormatFlags) => {
+      const tasks = (await client.tasks.list()).sort((a, b) => a.id.localeCompare(b.id));
+      await printList(f, tasks, {
+        fields: (t) => ({ ...t, status: statusName(t.status) }),
+        id: (t) => t.id,
+        table: (items) =>
           table(
             ['TASK', 'PID', 'STATUS'],
-            tasks.map((t) => [t.id, String(t.pid), statusName(t.status)]),
+            items.map((t) => [t.id, String(t.pid), statusName(t.status)]),
           ),
-        );
-      }),
-    );
+      });
+    }),
+  );
 
   ts.command('start <id>')
     .description("create and start the container's task, attached unless -d")
@@ -206,19 +205,19 @@ export function registerTasks(program: Command) {
       ),
     );
 
-  ts.command('ps <id>')
-    .description('list the processes of a task')
-    .action(
-      withClient(async (client, id: string) => {
-        const procs = await client.tasks.pids(id);
-        process.stdout.write(
+  addFormatOption(ts.command('ps <id>').description('list the processes of a task')).action(
+    withClient(async (client, id: string, f: FormatFlags) => {
+      const procs = await client.tasks.pids(id);
+      await printList(f, procs, {
+        fields: (p) => ({ PID: p.pid, Info: p.info?.typeUrl }),
+        table: (items) =>
           table(
             ['PID', 'INFO'],
-            procs.map((p) => [String(p.pid), p.info ? p.info.typeUrl : '-']),
+            items.map((p) => [String(p.pid), p.info ? p.info.typeUrl : '-']),
           ),
-        );
-      }),
-    );
+      });
+    }),
+  );
 
   ts.command('pause <ids...>')
     .description('freeze every process of the tasks')
@@ -249,21 +248,27 @@ export function registerTasks(program: Command) {
       ),
     );
 
-  ts.command('metrics [ids...]')
-    .alias('stats')
-    .description('cgroup metrics of tasks (all when no id is given)')
-    .option('--json', 'print JSON')
-    .action(
-      withClient(async (client, ids: string[], f: { json?: boolean }) => {
-        // Several filters are alternatives: any of the ids.
-        const metrics = await client.tasks.metrics(...ids.map((id) => `id==${id}`));
-        if (f.json) return printJSON(metrics);
-        process.stdout.write(
+  addFormatOption(
+    ts
+      .command('metrics [ids...]')
+      .alias('stats')
+      .description('cgroup metrics of tasks (all when no id is given)'),
+  ).action(
+    withClient(async (client, ids: string[], f: FormatFlags) => {
+      // Several filters are alternatives: any of the ids.
+      const metrics = await client.tasks.metrics(...ids.map((id) => `id==${id}`));
+      await printList(f, metrics, {
+        fields: (m) => ({
+          ID: m.id,
+          Timestamp: fromTimestamp(m.timestamp)?.toISOString(),
+          ...decodeCgroupMetrics(m.data),
+        }),
+        table: (items) =>
           table(
             ['ID', 'PIDS', 'MEMORY USAGE', 'MEMORY LIMIT', 'CPU NS'],
-            metrics.map((m) => metricsRows(m.id, m.data)),
+            items.map((m) => metricsRows(m.id, m.data)),
           ),
-        );
-      }),
-    );
+      });
+    }),
+  );
 }

@@ -2,9 +2,9 @@
 // on a terminal; elsewhere one line per object when it finishes, so logs stay
 // readable.
 
-import type { TransferProgress } from '../../api/client/transfer-progress.js';
-import { isConfigType, isIndexType, isManifestType } from '../../plugins/images/oci/media-types.js';
-import { humanSize } from './content.js';
+import type { TransferProgress } from '../../client/transfer-progress.js';
+import { isConfigType, isIndexType, isManifestType } from '../../core/images/oci/media-types.js';
+import { humanSize } from './output.js';
 
 const BAR_WIDTH = 30;
 const REDRAW_MS = 100;

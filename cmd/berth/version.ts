@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { REVISION, VERSION } from '../../api/version.js';
+import { REVISION, VERSION } from '../../core/version.js';
 import { withClient } from './context.js';
 
 export function registerVersion(program: Command) {

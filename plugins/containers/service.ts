@@ -17,12 +17,12 @@ import type {
   UpdateContainerResponse,
 } from '../../api/gen/containerd/services/containers/v1/containers.js';
 import type { Empty } from '../../api/gen/google/protobuf/empty.js';
-import { errInvalidArgument } from '../../api/errors.js';
-import { fromTimestamp, toTimestamp } from '../../api/timestamp.js';
-import { packAny } from '../../api/typeurl.js';
-import type { Publisher } from '../core/publisher.js';
-import { lookupLabel, parseFilters } from '../filters/index.js';
-import type { Container, ContainerStore, NewContainer } from '../metadata/containers.js';
+import { errInvalidArgument } from '../../core/errors/catalogue.js';
+import { fromTimestamp, toTimestamp } from '../../core/protobuf/timestamp.js';
+import { packAny } from '../../core/protobuf/typeurl.js';
+import type { Publisher } from '../daemon/publisher.js';
+import { lookupLabel, parseFilters } from '../../core/filters/index.js';
+import type { Container, ContainerStore, NewContainer } from '../../core/metadata/containers.js';
 import type { CallContext } from '../server/context.js';
 
 export function containerToProto(c: Container): PbContainer {

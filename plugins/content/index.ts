@@ -6,7 +6,7 @@ export {
   validateDigest,
   type DigestAlgorithm,
   type ParsedDigest,
-} from './digest.js';
+} from '../../core/content/digest.js';
 export {
   BlobReader,
   IngestWriter,
@@ -15,7 +15,7 @@ export {
   type BlobInfo,
   type IngestStatus,
   type WriterOptions,
-} from './store.js';
+} from '../../core/content/store.js';
 export {
   CONTENT_KIND,
   ContentMetadataStore,
@@ -24,7 +24,7 @@ export {
   type ContentInfo,
   type ContentLeaseHooks,
   type NamespacedWriterOptions,
-} from './metadata-store.js';
+} from '../../core/metadata/content.js';
 export { ContentLocal, infoToProto } from './service.js';
 export {
   contentGrpcPlugin,

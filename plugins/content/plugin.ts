@@ -1,12 +1,12 @@
 import { ContentService } from '../../api/gen/containerd/services/content/v1/content.js';
-import type { Publisher } from '../core/publisher.js';
-import { type InitContext, PluginType, type Registration } from '../core/types.js';
-import { contentLeaseHooks } from '../gc/lease-hooks.js';
-import type { MetadataDB } from '../metadata/db.js';
+import type { Publisher } from '../daemon/publisher.js';
+import { type InitContext, PluginType, type Registration } from '../daemon/types.js';
+import { contentLeaseHooks } from '../../core/metadata/lease-hooks.js';
+import type { MetadataDB } from '../../core/metadata/db.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
-import { type ContentLeaseHooks, ContentMetadataStore } from './metadata-store.js';
+import { type ContentLeaseHooks, ContentMetadataStore } from '../../core/metadata/content.js';
 import { ContentLocal } from './service.js';
-import { LocalContentStore } from './store.js';
+import { LocalContentStore } from '../../core/content/store.js';
 
 export interface ContentStorePluginOptions {
   /** Extra plugin types to initialise first (e.g. the lease store the hooks use). */

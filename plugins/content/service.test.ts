@@ -18,12 +18,12 @@ import {
   type WriteContentResponse,
 } from '../../api/gen/containerd/services/content/v1/content.js';
 import type { Any } from '../../api/gen/google/protobuf/any.js';
-import { MetadataDB } from '../metadata/db.js';
+import { MetadataDB } from '../../core/metadata/db.js';
 import { adaptService } from '../server/grpc-adapter.js';
-import { digestOf } from './digest.js';
-import { ContentMetadataStore } from './metadata-store.js';
+import { digestOf } from '../../core/content/digest.js';
+import { ContentMetadataStore } from '../../core/metadata/content.js';
 import { ContentLocal } from './service.js';
-import { LocalContentStore } from './store.js';
+import { LocalContentStore } from '../../core/content/store.js';
 
 type Duplex = ClientDuplexStream<WriteContentRequest, WriteContentResponse>;
 

@@ -26,14 +26,14 @@ import {
   errAlreadyExists,
   errInvalidArgument,
   isBerthError,
-} from '../../api/errors.js';
-import { toTimestamp } from '../../api/timestamp.js';
-import { packAny } from '../../api/typeurl.js';
-import type { Publisher } from '../core/publisher.js';
+} from '../../core/errors/catalogue.js';
+import { toTimestamp } from '../../core/protobuf/timestamp.js';
+import { packAny } from '../../core/protobuf/typeurl.js';
+import type { Publisher } from '../daemon/publisher.js';
 import type { CallContext } from '../server/context.js';
-import { parseDigest } from './digest.js';
-import type { ContentInfo, ContentMetadataStore } from './metadata-store.js';
-import { READ_CHUNK_SIZE, type IngestStatus } from './store.js';
+import { parseDigest } from '../../core/content/digest.js';
+import type { ContentInfo, ContentMetadataStore } from '../../core/metadata/content.js';
+import { READ_CHUNK_SIZE, type IngestStatus } from '../../core/content/store.js';
 
 // containerd sends List results in blocks of this many infos.
 const LIST_BLOCK = 100;

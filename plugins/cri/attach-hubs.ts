@@ -4,7 +4,7 @@
 // clients, and client input goes to the stdin FIFO the container was created with.
 
 import { Writable } from 'node:stream';
-import type { FifoSet } from '../../api/client/fifo-io.js';
+import type { FifoSet } from '../../core/runtime/fifo-io.js';
 import type { TaskManager } from '../tasks/manager.js';
 import { AttachHub } from '../streaming/index.js';
 import { CRI_NAMESPACE } from './image-store.js';

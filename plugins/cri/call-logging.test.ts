@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { errInternal, errNotFound } from '../../api/errors.js';
+import { errInternal, errNotFound } from '../../core/errors/catalogue.js';
 import { RuntimeServiceService } from '../../api/gen/cri/runtime/v1/api.js';
 import type { CallContext } from '../server/context.js';
 import type { LocalMethod, LocalService } from '../server/grpc-adapter.js';

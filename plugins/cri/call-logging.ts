@@ -5,7 +5,7 @@
 
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { StatusCode, toStatus } from '../../api/errors.js';
+import { StatusCode, toStatus } from '../../core/errors/catalogue.js';
 import type { CallContext } from '../server/context.js';
 import type { LocalService } from '../server/grpc-adapter.js';
 

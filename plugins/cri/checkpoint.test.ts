@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import * as tarStream from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isBerthError } from '../../api/errors.js';
+import { isBerthError } from '../../core/errors/catalogue.js';
 import { checkLocation, writeArchive } from './checkpoint.js';
 
 async function entries(file: string): Promise<Map<string, string>> {

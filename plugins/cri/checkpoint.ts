@@ -23,11 +23,11 @@ import {
   errInvalidArgument,
   errNotFound,
   isBerthError,
-} from '../../api/errors.js';
+} from '../../core/errors/catalogue.js';
 import { CheckpointOptions } from '../../api/gen/containerd/runc/v1/oci.js';
 import { ContainerStatus } from '../../api/gen/cri/runtime/v1/api.js';
-import { packAny } from '../../api/typeurl.js';
-import { tarDirectory } from '../diff/diff.js';
+import { packAny } from '../../core/protobuf/typeurl.js';
+import { tarDirectory } from '../../core/diff/diff.js';
 import { criuErrors, criuUnavailableReason } from './criu.js';
 import { CRI_NAMESPACE } from './image-store.js';
 import type { CriRuntime } from './runtime.js';

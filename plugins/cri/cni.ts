@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { errFailedPrecondition, errInternal } from '../../api/errors.js';
+import { errFailedPrecondition, errInternal } from '../../core/errors/catalogue.js';
 import { cloexecFrom } from '../../native/index.js';
 
 export interface CniNetworkList {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { errInvalidArgument } from '../../api/errors.js';
+import { errInvalidArgument } from '../../core/errors/catalogue.js';
 
 /** One named runtime handler (Kubernetes RuntimeClass `handler`). */
 export interface RuntimeHandlerConfig {

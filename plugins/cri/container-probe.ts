@@ -115,3 +115,9 @@ export function blockDeviceName(major: number, minor: number, sysRoot = '/sys'):
   }
   return `${major}:${minor}`;
 }
+
+/** What ContainerView adds to a cgroup sample, read by the caller (see CriStats.probe). */
+export interface ContainerProbe {
+  procs?: ProcessCounts;
+  fs?: FilesystemFigures & { usageBytes?: number };
+}

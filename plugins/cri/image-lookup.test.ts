@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isBerthError } from '../../api/errors.js';
+import { isBerthError } from '../../core/errors/catalogue.js';
 import { type LookupImage, lookupImage } from './image-lookup.js';
 
 const hex = (c: string, prefix = '') => prefix + c.repeat(64 - prefix.length);

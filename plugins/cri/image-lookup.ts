@@ -4,13 +4,13 @@
 // (`repo@sha256:…`, as RepoDigests lists it), the image id with or without
 // `sha256:`, or an unambiguous prefix of it.
 
-import { errInvalidArgument } from '../../api/errors.js';
+import { errInvalidArgument } from '../../core/errors/catalogue.js';
 import {
   formatReference,
   parseReference,
   type Reference,
   repositoryName,
-} from '../images/registry/reference.js';
+} from '../../core/images/registry/reference.js';
 
 /** What the lookup needs of an image: its id, its names and what each name points at. */
 export interface LookupImage {

@@ -5,26 +5,26 @@
 // content store of k8s.io, record the image and unpack it with the shared
 // unpacker, all under one lease so the collector takes nothing half-done.
 
-import { BerthError, isAlreadyExists, isNotFound } from '../../api/errors.js';
+import { BerthError, isAlreadyExists, isNotFound } from '../../core/errors/catalogue.js';
 import type { AuthConfig } from '../../api/gen/cri/runtime/v1/api.js';
-import { childGCLabels } from '../images/oci/gc-labels.js';
-import { isIndexType, isManifestType } from '../images/oci/media-types.js';
-import { type PlatformMatcher, defaultPlatformMatcher } from '../images/oci/platform.js';
+import { childGCLabels } from '../../core/images/oci/gc-labels.js';
+import { isIndexType, isManifestType } from '../../core/images/oci/media-types.js';
+import { type PlatformMatcher, defaultPlatformMatcher } from '../../core/images/oci/platform.js';
 import {
   type Descriptor,
   MAX_MANIFEST_BYTES,
   parseIndex,
   parseManifest,
-} from '../images/oci/types.js';
+} from '../../core/images/oci/types.js';
 import {
   type RegistryCredentials,
   Limiter,
   fetch,
   fetchManifestBytes,
   resolve,
-} from '../images/registry/index.js';
-import { Repository } from '../images/registry/repository.js';
-import { unpackImage } from '../images/unpack.js';
+} from '../../core/images/registry/index.js';
+import { Repository } from '../../core/images/registry/repository.js';
+import { unpackImage } from '../../core/images/unpack.js';
 import { CRI_NAMESPACE, type CriImageStore } from './image-store.js';
 
 const MAX_CONCURRENT_DOWNLOADS = 3;

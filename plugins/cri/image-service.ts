@@ -2,7 +2,7 @@
 // k8s.io namespace; PullImage goes to the registries in-process.
 
 import fs from 'node:fs/promises';
-import { errInternal, errInvalidArgument } from '../../api/errors.js';
+import { errInternal, errInvalidArgument } from '../../core/errors/catalogue.js';
 import type {
   Image,
   ImageFsInfoResponse,
@@ -14,7 +14,7 @@ import type {
   PullImageResponse,
   RemoveImageRequest,
 } from '../../api/gen/cri/runtime/v1/api.js';
-import { parseNumericUser } from '../../api/oci/index.js';
+import { parseNumericUser } from '../../core/oci/index.js';
 import type { CallContext } from '../server/context.js';
 import { pullImage } from './image-pull.js';
 import { type CriImageStore, type ResolvedImage, isDigestRef, repository } from './image-store.js';

@@ -11,13 +11,13 @@ import {
   errNotFound,
   isAlreadyExists,
   isNotFound,
-} from '../../api/errors.js';
-import type { ImageConfig } from '../../api/oci/index.js';
+} from '../../core/errors/catalogue.js';
+import type { ImageConfig } from '../../core/oci/index.js';
 import type { ContentMetadataStore } from '../content/index.js';
 import type { DiffLocal } from '../diff/service.js';
 import type { ImagesLocal } from '../images/index.js';
-import { type UnpackDeps, unpackImage } from '../images/unpack.js';
-import { LEASE_EXPIRE_LABEL, type LeaseStore } from '../leases/store.js';
+import { type UnpackDeps, unpackImage } from '../../core/images/unpack.js';
+import { LEASE_EXPIRE_LABEL, type LeaseStore } from '../../core/metadata/leases.js';
 import type { CallContext } from '../server/context.js';
 import type { NamespacedSnapshotter } from '../snapshots/namespaced.js';
 import { lookupImage } from './image-lookup.js';

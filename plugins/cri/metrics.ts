@@ -17,7 +17,14 @@ import {
 } from '../../api/gen/cri/runtime/v1/api.js';
 import { type NetDevCounters, parseNetDevCounters } from './net-dev.js';
 import type { CgroupSample, DeviceIo } from './stats.js';
-import { type FilesystemFigures, type ProcessCounts, blockDeviceName } from './container-probe.js';
+import {
+  type ContainerProbe,
+  type FilesystemFigures,
+  type ProcessCounts,
+  blockDeviceName,
+} from './container-probe.js';
+
+export type { ContainerProbe };
 import type { ContainerRecord, CriStore, SandboxRecord } from './store.js';
 
 /** Every metric's labels, its label values in this order. */
@@ -38,12 +45,6 @@ export interface ContainerView {
   maxUsage?: number;
   procs?: ProcessCounts;
   /** The writable layer's filesystem, and how much of it the layer uses. */
-  fs?: FilesystemFigures & { usageBytes?: number };
-}
-
-/** What ContainerView adds to a cgroup sample, read by the caller (see CriStats.probe). */
-export interface ContainerProbe {
-  procs?: ProcessCounts;
   fs?: FilesystemFigures & { usageBytes?: number };
 }
 

@@ -1,4 +1,4 @@
-import { errAlreadyExists } from '../../api/errors.js';
+import { errAlreadyExists } from '../../core/errors/catalogue.js';
 
 /**
  * Name → id reservations. A name belongs to one sandbox or container until it

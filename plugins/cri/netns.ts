@@ -3,7 +3,7 @@
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { errInternal } from '../../api/errors.js';
+import { errInternal } from '../../core/errors/catalogue.js';
 import { MNT, pinNetns, umount2 } from '../../native/index.js';
 
 export async function createNetns(dir: string, id: string): Promise<string> {

@@ -2,9 +2,9 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isBerthError } from '../../api/errors.js';
+import { isBerthError } from '../../core/errors/catalogue.js';
 import { LinuxContainerResources, PodSandboxConfig } from '../../api/gen/cri/runtime/v1/api.js';
-import { KeyedMutex } from '../metadata/keyed-mutex.js';
+import { KeyedMutex } from '../../core/metadata/keyed-mutex.js';
 import { updatePodSandboxResources } from './pod-resources.js';
 import { CriStore, type SandboxRecord } from './store.js';
 

@@ -6,13 +6,13 @@
 // (it has NRI to tell besides), Berth records the values on the sandbox, where
 // the pod's config and PodSandboxStatus's verbose info show them.
 
-import { errInvalidArgument, errNotFound } from '../../api/errors.js';
+import { errInvalidArgument, errNotFound } from '../../core/errors/catalogue.js';
 import {
   LinuxPodSandboxConfig,
   PodSandboxConfig,
   type UpdatePodSandboxResourcesRequest,
 } from '../../api/gen/cri/runtime/v1/api.js';
-import type { KeyedMutex } from '../metadata/keyed-mutex.js';
+import type { KeyedMutex } from '../../core/metadata/keyed-mutex.js';
 import type { CriStore } from './store.js';
 
 export interface PodResourcesDeps {

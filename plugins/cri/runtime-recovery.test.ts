@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { errDeadlineExceeded, errNotFound, errUnavailable } from '../../api/errors.js';
+import { errDeadlineExceeded, errNotFound, errUnavailable } from '../../core/errors/catalogue.js';
 import { Status } from '../../api/gen/containerd/types/task/task.js';
 import type { StateResponse } from '../../api/gen/containerd/task/v2/shim.js';
 import { defaultCriConfig } from './config.js';

@@ -2,7 +2,7 @@
 // mapping over CriRuntime. Methods not defined here answer UNIMPLEMENTED
 // through the gRPC adapter.
 
-import { errInvalidArgument, isNotFound } from '../../api/errors.js';
+import { errInvalidArgument, isNotFound } from '../../core/errors/catalogue.js';
 import {
   CgroupDriver,
   type CheckpointContainerRequest,
@@ -55,7 +55,7 @@ import {
   type VersionRequest,
   type VersionResponse,
 } from '../../api/gen/cri/runtime/v1/api.js';
-import { VERSION } from '../../api/version.js';
+import { VERSION } from '../../core/version.js';
 import type { CallContext } from '../server/context.js';
 import { checkpointContainer } from './checkpoint.js';
 import { availableHandlers } from './config.js';

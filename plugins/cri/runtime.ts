@@ -16,10 +16,10 @@ import {
   errInvalidArgument,
   errNotFound,
   isNotFound,
-} from '../../api/errors.js';
-import { FifoSet } from '../../api/client/fifo-io.js';
-import { KeyedMutex } from '../metadata/keyed-mutex.js';
-import { signalByName } from '../../api/oci/signals.js';
+} from '../../core/errors/catalogue.js';
+import { FifoSet } from '../../core/runtime/fifo-io.js';
+import { KeyedMutex } from '../../core/metadata/keyed-mutex.js';
+import { signalByName } from '../../core/oci/signals.js';
 import { Options as RuncOptions } from '../../api/gen/containerd/runc/v1/oci.js';
 import { Status as TaskStatus } from '../../api/gen/containerd/types/task/task.js';
 import type { Mount as PbMount } from '../../api/gen/containerd/types/mount.js';
@@ -29,21 +29,21 @@ import {
   NamespaceMode,
   PodSandboxConfig,
 } from '../../api/gen/cri/runtime/v1/api.js';
-import { fromTimestamp } from '../../api/timestamp.js';
+import { fromTimestamp } from '../../core/protobuf/timestamp.js';
 import {
   OCI_PROCESS_TYPE_URL,
   OCI_RESOURCES_TYPE_URL,
   OCI_SPEC_TYPE_URL,
   packAny,
   packJson,
-} from '../../api/typeurl.js';
-import { type ResolvedUser, type Spec, resolveUser } from '../../api/oci/index.js';
+} from '../../core/protobuf/typeurl.js';
+import { type ResolvedUser, type Spec, resolveUser } from '../../core/oci/index.js';
 import { MNT, umount2 } from '../../native/index.js';
-import { mountAll, unmountAll } from '../../snapshots/mount.js';
-import type { ContainerStore } from '../metadata/containers.js';
+import { mountAll, unmountAll } from '../../core/mount/mount-all.js';
+import type { ContainerStore } from '../../core/metadata/containers.js';
 import type { NamespacedSnapshotter } from '../snapshots/namespaced.js';
 import type { StateResponse } from '../../api/gen/containerd/task/v2/shim.js';
-import { withGrowingDeadline } from '../tasks/growing-deadline.js';
+import { withGrowingDeadline } from '../../core/runtime/growing-deadline.js';
 import type { TaskManager } from '../tasks/manager.js';
 import { type CniPodArgs, type CniResult, type CniRuntime, resultIPs } from './cni.js';
 import { type CriConfig, resolveHandler } from './config.js';

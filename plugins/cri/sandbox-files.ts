@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { errInvalidArgument } from '../../api/errors.js';
+import { errInvalidArgument } from '../../core/errors/catalogue.js';
 import type { DNSConfig } from '../../api/gen/cri/runtime/v1/api.js';
 import { MNT, MS, mount, umount2 } from '../../native/index.js';
 

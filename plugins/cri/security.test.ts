@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Capability } from '../../api/gen/cri/runtime/v1/api.js';
-import { DEFAULT_UNIX_CAPABILITIES, type Spec, defaultSpec } from '../../api/oci/index.js';
+import { DEFAULT_UNIX_CAPABILITIES, type Spec, defaultSpec } from '../../core/oci/index.js';
 import { withCriCapabilities } from './security.js';
 
 // A host that withholds CAP_SYS_RESOURCE, like a container-in-container CI runner.

@@ -2,7 +2,7 @@
 // capabilities it can hand out, and Berth's runtime-default seccomp profile.
 
 import { readFileSync } from 'node:fs';
-import { errInvalidArgument } from '../../api/errors.js';
+import { errInvalidArgument } from '../../core/errors/catalogue.js';
 import {
   type LinuxSeccomp,
   type SpecOpt,
@@ -11,7 +11,7 @@ import {
   withAmbientCapabilities,
   withCapabilities,
   withDroppedCapabilities,
-} from '../../api/oci/index.js';
+} from '../../core/oci/index.js';
 import type { Capability, SecurityProfile } from '../../api/gen/cri/runtime/v1/api.js';
 import { SecurityProfile_ProfileType } from '../../api/gen/cri/runtime/v1/api.js';
 

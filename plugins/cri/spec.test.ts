@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { isBerthError } from '../../api/errors.js';
+import { isBerthError } from '../../core/errors/catalogue.js';
 import {
   ContainerConfig,
   LinuxContainerResources,
   PodSandboxConfig,
 } from '../../api/gen/cri/runtime/v1/api.js';
-import { type Spec, defaultSpec } from '../../api/oci/index.js';
+import { type Spec, defaultSpec } from '../../core/oci/index.js';
 import type { ResolvedImage } from './image-store.js';
 import { type HugepageHandling, applyResources, containerSpec, hugepageHandling } from './spec.js';
 

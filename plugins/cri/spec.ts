@@ -7,7 +7,7 @@ import {
   errInvalidArgument,
   errNotImplemented,
   errNotFound,
-} from '../../api/errors.js';
+} from '../../core/errors/catalogue.js';
 import {
   type ContainerConfig,
   type LinuxContainerResources,
@@ -40,7 +40,7 @@ import {
   withoutNamespace,
   withNamespace,
   currentBoundingCapabilities,
-} from '../../api/oci/index.js';
+} from '../../core/oci/index.js';
 import { hostCgroupControllers } from './cgroup-controllers.js';
 import type { CriConfig } from './config.js';
 import type { ResolvedImage } from './image-store.js';

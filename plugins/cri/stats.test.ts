@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as v1 from '../../api/gen/io/containerd/cgroups/v1/metrics.js';
 import * as v2 from '../../api/gen/io/containerd/cgroups/v2/metrics.js';
-import { packAny } from '../../api/typeurl.js';
+import { packAny } from '../../core/protobuf/typeurl.js';
 import { V1_METRICS, V2_METRICS, nanoCores, parseNetDev, sampleFromMetrics } from './stats.js';
 
 const MiB = 1 << 20;

@@ -17,14 +17,14 @@ import { ContainerConfig, PodSandboxConfig } from '../../api/gen/cri/runtime/v1/
 import type { Any } from '../../api/gen/google/protobuf/any.js';
 import * as v1 from '../../api/gen/io/containerd/cgroups/v1/metrics.js';
 import * as v2 from '../../api/gen/io/containerd/cgroups/v2/metrics.js';
-import { unpackAny } from '../../api/typeurl.js';
+import { unpackAny } from '../../core/protobuf/typeurl.js';
 import type { NamespacedSnapshotter } from '../snapshots/namespaced.js';
 import type { TaskManager } from '../tasks/manager.js';
 import { CRI_NAMESPACE } from './image-store.js';
 import { parseNetDevCounters } from './net-dev.js';
 import type { ContainerRecord, CriStore, SandboxRecord } from './store.js';
 import { countProcesses, filesystemOf } from './container-probe.js';
-import type { ContainerProbe } from './metrics.js';
+import type { ContainerProbe } from './container-probe.js';
 
 export const V1_METRICS = 'io.containerd.cgroups.v1.Metrics';
 export const V2_METRICS = 'io.containerd.cgroups.v2.Metrics';

@@ -5,7 +5,7 @@
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { errNotFound } from '../../api/errors.js';
+import { errNotFound } from '../../core/errors/catalogue.js';
 import type { ContainerConfig, PodSandboxConfig } from '../../api/gen/cri/runtime/v1/api.js';
 
 export type SandboxState = 'ready' | 'notready';

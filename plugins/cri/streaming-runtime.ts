@@ -5,9 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { errFailedPrecondition } from '../../api/errors.js';
-import { FifoSet } from '../../api/client/fifo-io.js';
-import { OCI_PROCESS_TYPE_URL, packJson } from '../../api/typeurl.js';
+import { errFailedPrecondition } from '../../core/errors/catalogue.js';
+import { FifoSet } from '../../core/runtime/fifo-io.js';
+import { OCI_PROCESS_TYPE_URL, packJson } from '../../core/protobuf/typeurl.js';
 import type { CommandStreams, StreamingRuntime } from '../streaming/index.js';
 import type { ContainerAttachHubs } from './attach-hubs.js';
 import { CRI_NAMESPACE } from './image-store.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { errNotFound, isBerthError } from '../../api/errors.js';
+import { errNotFound, isBerthError } from '../../core/errors/catalogue.js';
 import { defaultCriConfig } from './config.js';
 import type { CriRuntime } from './runtime.js';
 import { streamServerPort } from './streaming-setup.js';

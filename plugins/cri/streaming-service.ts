@@ -2,7 +2,7 @@
 // answers a single-use URL on the streaming server, where the client then
 // upgrades to SPDY or WebSocket and the session runs through CriStreamingRuntime.
 
-import { errFailedPrecondition, errInvalidArgument } from '../../api/errors.js';
+import { errFailedPrecondition, errInvalidArgument } from '../../core/errors/catalogue.js';
 import type {
   AttachRequest,
   AttachResponse,

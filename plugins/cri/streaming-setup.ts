@@ -3,7 +3,7 @@
 // namespace dialer for port-forward. Must run before CriRuntime.recover() so
 // recovered containers get their hubs.
 
-import { errInvalidArgument } from '../../api/errors.js';
+import { errInvalidArgument } from '../../core/errors/catalogue.js';
 import { StreamingServer } from '../streaming/index.js';
 import { ContainerAttachHubs, type ContainerStdio } from './attach-hubs.js';
 import type { CriConfig } from './config.js';

@@ -1,6 +1,6 @@
 import { DiffService } from '../../api/gen/containerd/services/diff/v1/diff.js';
-import type { ContentMetadataStore } from '../content/metadata-store.js';
-import { PluginType, type Registration } from '../core/types.js';
+import type { ContentMetadataStore } from '../../core/metadata/content.js';
+import { PluginType, type Registration } from '../daemon/types.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
 import { DiffLocal } from './service.js';
 

@@ -25,14 +25,14 @@ import {
   errInvalidArgument,
   errNotImplemented,
   isAlreadyExists,
-} from '../../api/errors.js';
-import { mountAll, unmountAll } from '../../snapshots/mount.js';
-import type { ContentMetadataStore } from '../content/metadata-store.js';
-import { parseDigest } from '../content/digest.js';
-import { layerCompression, Label, MediaType } from '../images/oci/media-types.js';
+} from '../../core/errors/catalogue.js';
+import { mountAll, unmountAll } from '../../core/mount/mount-all.js';
+import type { ContentMetadataStore } from '../../core/metadata/content.js';
+import { parseDigest } from '../../core/content/digest.js';
+import { layerCompression, Label, MediaType } from '../../core/images/oci/media-types.js';
 import type { CallContext } from '../server/context.js';
-import { applyLayer, type ApplyResult } from './apply.js';
-import { writeDiff } from './diff.js';
+import { applyLayer, type ApplyResult } from '../../core/diff/apply.js';
+import { writeDiff } from '../../core/diff/diff.js';
 
 export interface DiffTarget {
   /** Directory to apply into or read from. */

@@ -1,9 +1,9 @@
 import { EventsDefinition as TtrpcEventsDefinition } from '../../api/gen/containerd/services/ttrpc/events/v1/events.js';
 import { EventsService } from '../../api/gen/containerd/services/events/v1/events.js';
-import type { TtrpcServer } from '../../api/ttrpc/index.js';
-import { PluginType, type Registration } from '../core/types.js';
+import type { TtrpcServer } from '../../core/ttrpc/index.js';
+import { PluginType, type Registration } from '../daemon/types.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
-import { Exchange } from './exchange.js';
+import { Exchange } from '../../core/events/exchange.js';
 import { EventsLocal } from './service.js';
 
 export interface ExchangeConfig {

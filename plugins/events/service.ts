@@ -5,10 +5,10 @@ import type {
   SubscribeRequest,
 } from '../../api/gen/containerd/services/events/v1/events.js';
 import type { Empty } from '../../api/gen/google/protobuf/empty.js';
-import { errInvalidArgument } from '../../api/errors.js';
+import { errInvalidArgument } from '../../core/errors/catalogue.js';
 import type { CallContext } from '../server/context.js';
-import { fromTimestamp, toTimestamp } from '../../api/timestamp.js';
-import type { Exchange } from './exchange.js';
+import { fromTimestamp, toTimestamp } from '../../core/protobuf/timestamp.js';
+import type { Exchange } from '../../core/events/exchange.js';
 
 /** Local events service (gRPC Events and the shims' ttrpc Events share it). */
 export class EventsLocal {

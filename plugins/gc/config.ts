@@ -1,4 +1,4 @@
-import { errInvalidArgument } from '../../api/errors.js';
+import { errInvalidArgument } from '../../core/errors/catalogue.js';
 
 /**
  * `[plugins."io.berth.gc.v1.scheduler"]`: containerd's scheduler settings,
@@ -42,8 +42,8 @@ export interface SchedulerSettings {
   ingestExpiryMs: number;
 }
 
-export { parseGoDuration } from '../../api/duration.js';
-import { parseGoDuration } from '../../api/duration.js';
+export { parseGoDuration } from '../../core/duration.js';
+import { parseGoDuration } from '../../core/duration.js';
 
 function count(v: unknown, what: string): number {
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0)

@@ -7,7 +7,7 @@ export {
   type RemovedIngest,
   type RemovedLease,
   type RemovedSnapshot,
-} from './collector.js';
+} from '../../core/metadata/gc/collector.js';
 export {
   DEFAULT_GC_CONFIG,
   parseGoDuration,
@@ -23,13 +23,13 @@ export {
   labelReferences,
   snapshotId,
   type GCNode,
-} from './labels.js';
+} from '../../core/metadata/gc/labels.js';
 export {
   contentLeaseHooks,
   leasedIngestKey,
   readLeasedIngests,
   snapshotLeaseHook,
-} from './lease-hooks.js';
+} from '../../core/metadata/lease-hooks.js';
 export {
   mark,
   type IngestNode,
@@ -37,7 +37,7 @@ export {
   type MarkResult,
   type NamespaceState,
   type SnapshotNode,
-} from './mark.js';
+} from '../../core/metadata/gc/mark.js';
 export { GCScheduler, type Collectable, type SchedulerStats } from './scheduler.js';
 export { GCLocal, resultToProto } from './service.js';
 export {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { CollectResult } from './collector.js';
+import type { CollectResult } from '../../core/metadata/gc/collector.js';
 import { DEFAULT_GC_CONFIG, parseGoDuration, parseSchedulerConfig } from './config.js';
 import { type Collectable, GCScheduler } from './scheduler.js';
 

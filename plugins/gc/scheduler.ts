@@ -6,7 +6,7 @@
 // ingest has expired, so an idle daemon collects those too.
 
 import type { Logger } from 'pino';
-import type { CollectResult } from './collector.js';
+import type { CollectResult } from '../../core/metadata/gc/collector.js';
 import type { SchedulerSettings } from './config.js';
 
 /** What the scheduler drives. */

@@ -1,7 +1,7 @@
 import type { CollectRequest, CollectResponse } from '../../api/gen/berth/gc/v1/gc.js';
-import { toTimestamp } from '../../api/timestamp.js';
+import { toTimestamp } from '../../core/protobuf/timestamp.js';
 import type { CallContext } from '../server/context.js';
-import type { CollectResult } from './collector.js';
+import type { CollectResult } from '../../core/metadata/gc/collector.js';
 
 export function resultToProto(r: CollectResult): CollectResponse {
   return {

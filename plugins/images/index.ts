@@ -9,6 +9,6 @@ export {
   type ImageStoreOptions,
   type ImageTarget,
   type NewImage,
-} from './store.js';
+} from '../../core/metadata/images.js';
 export { ImagesLocal, imageAdaptor, imageFromProto, imageToProto } from './service.js';
 export { imagesGrpcPlugin, imagesServicePlugin } from './plugin.js';

@@ -1,11 +1,11 @@
 import { ImagesService } from '../../api/gen/containerd/services/images/v1/images.js';
-import type { Publisher } from '../core/publisher.js';
-import { PluginType, type Registration } from '../core/types.js';
+import type { Publisher } from '../daemon/publisher.js';
+import { PluginType, type Registration } from '../daemon/types.js';
 import { collectHook } from '../leases/collect-hook.js';
-import type { MetadataDB } from '../metadata/db.js';
+import type { MetadataDB } from '../../core/metadata/db.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
 import { ImagesLocal } from './service.js';
-import { ImageStore } from './store.js';
+import { ImageStore } from '../../core/metadata/images.js';
 
 export const imagesServicePlugin: Registration = {
   type: PluginType.Service,

@@ -12,13 +12,13 @@ import type {
   UpdateImageResponse,
 } from '../../api/gen/containerd/services/images/v1/images.js';
 import type { Empty } from '../../api/gen/google/protobuf/empty.js';
-import { errInvalidArgument } from '../../api/errors.js';
-import { toTimestamp } from '../../api/timestamp.js';
-import { packAny } from '../../api/typeurl.js';
-import type { Publisher } from '../core/publisher.js';
-import { type Adaptor, lookupLabel, parseFilters } from '../filters/index.js';
+import { errInvalidArgument } from '../../core/errors/catalogue.js';
+import { toTimestamp } from '../../core/protobuf/timestamp.js';
+import { packAny } from '../../core/protobuf/typeurl.js';
+import type { Publisher } from '../daemon/publisher.js';
+import { type Adaptor, lookupLabel, parseFilters } from '../../core/filters/index.js';
 import type { CallContext } from '../server/context.js';
-import type { Image, ImageStore, NewImage } from './store.js';
+import type { Image, ImageStore, NewImage } from '../../core/metadata/images.js';
 
 // Image events carry the services package in their type URL, as in containerd.
 const EVENT_PACKAGE = 'containerd.services.images.v1';

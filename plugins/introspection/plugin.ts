@@ -1,5 +1,5 @@
 import { IntrospectionService } from '../../api/gen/containerd/services/introspection/v1/introspection.js';
-import { PluginType, type Registration } from '../core/types.js';
+import { PluginType, type Registration } from '../daemon/types.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
 import { IntrospectionLocal } from './service.js';
 

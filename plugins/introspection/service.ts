@@ -7,8 +7,8 @@ import type {
   PluginsResponse,
   ServerResponse,
 } from '../../api/gen/containerd/services/introspection/v1/introspection.js';
-import type { PluginRecord } from '../core/registry.js';
-import { parseFilters } from '../filters/index.js';
+import type { PluginRecord } from '../daemon/registry.js';
+import { parseFilters } from '../../core/filters/index.js';
 
 /** Converts a registry record to the wire Plugin message. */
 export function pluginToProto(r: PluginRecord): Plugin {

@@ -1,4 +1,4 @@
-import { type InitContext, PluginType } from '../core/types.js';
+import { type InitContext, PluginType } from '../daemon/types.js';
 
 /** What a garbage collector plugin offers to synchronous deletes. */
 export interface Collector {

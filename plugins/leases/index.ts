@@ -20,7 +20,7 @@ export {
   type LeaseStoreOptions,
   type LeaseWithResources,
   type NewLease,
-} from './store.js';
+} from '../../core/metadata/leases.js';
 export { LeasesLocal, leaseAdaptor, leaseToProto } from './service.js';
 export { collectHook, type Collector } from './collect-hook.js';
 export { leaseManagerPlugin, leasesGrpcPlugin, leasesServicePlugin } from './plugin.js';

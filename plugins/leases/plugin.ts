@@ -1,10 +1,10 @@
 import { LeasesService } from '../../api/gen/containerd/services/leases/v1/leases.js';
-import { PluginType, type Registration } from '../core/types.js';
-import type { MetadataDB } from '../metadata/db.js';
+import { PluginType, type Registration } from '../daemon/types.js';
+import type { MetadataDB } from '../../core/metadata/db.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
 import { collectHook } from './collect-hook.js';
 import { LeasesLocal } from './service.js';
-import { LeaseStore } from './store.js';
+import { LeaseStore } from '../../core/metadata/leases.js';
 
 /** The lease manager: leases in the metadata database; other plugins record resources with it. */
 export const leaseManagerPlugin: Registration<Record<string, never>, LeaseStore> = {

@@ -12,11 +12,11 @@ import type {
   Resource as PbResource,
 } from '../../api/gen/containerd/services/leases/v1/leases.js';
 import type { Empty } from '../../api/gen/google/protobuf/empty.js';
-import { errInvalidArgument } from '../../api/errors.js';
-import { toTimestamp } from '../../api/timestamp.js';
-import { type Adaptor, lookupLabel, parseFilters } from '../filters/index.js';
+import { errInvalidArgument } from '../../core/errors/catalogue.js';
+import { toTimestamp } from '../../core/protobuf/timestamp.js';
+import { type Adaptor, lookupLabel, parseFilters } from '../../core/filters/index.js';
 import type { CallContext } from '../server/context.js';
-import type { Lease, LeaseResource, LeaseStore } from './store.js';
+import type { Lease, LeaseResource, LeaseStore } from '../../core/metadata/leases.js';
 
 export function leaseToProto(l: Lease): PbLease {
   return { id: l.id, createdAt: toTimestamp(l.createdAt), labels: l.labels };

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import { PluginType, type Registration } from '../core/types.js';
-import { MetadataDB } from './db.js';
+import { PluginType, type Registration } from '../daemon/types.js';
+import { MetadataDB } from '../../core/metadata/db.js';
 
 /** The metadata database (LevelDB) every record-keeping service builds on. */
 export const metadataPlugin: Registration<Record<string, never>, MetadataDB> = {

@@ -1,7 +1,7 @@
 import { NamespacesService } from '../../api/gen/containerd/services/namespaces/v1/namespace.js';
-import type { Publisher } from '../core/publisher.js';
-import { PluginType, type Registration } from '../core/types.js';
-import type { MetadataDB } from '../metadata/db.js';
+import type { Publisher } from '../daemon/publisher.js';
+import { PluginType, type Registration } from '../daemon/types.js';
+import type { MetadataDB } from '../../core/metadata/db.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
 import { NamespacesLocal } from './service.js';
 

@@ -15,11 +15,11 @@ import type {
   UpdateNamespaceRequest,
   UpdateNamespaceResponse,
 } from '../../api/gen/containerd/services/namespaces/v1/namespace.js';
-import { errInvalidArgument } from '../../api/errors.js';
-import { packAny } from '../../api/typeurl.js';
-import type { Publisher } from '../core/publisher.js';
-import type { NamespaceStore } from '../metadata/namespaces.js';
-import { lookupLabel, parseFilters } from '../filters/index.js';
+import { errInvalidArgument } from '../../core/errors/catalogue.js';
+import { packAny } from '../../core/protobuf/typeurl.js';
+import type { Publisher } from '../daemon/publisher.js';
+import type { NamespaceStore } from '../../core/metadata/namespaces.js';
+import { lookupLabel, parseFilters } from '../../core/filters/index.js';
 import type { CallContext } from '../server/context.js';
 
 /** Local namespaces service: metadata store plus /namespaces/* events. */

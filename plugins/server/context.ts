@@ -1,5 +1,5 @@
 import type { Metadata } from '@grpc/grpc-js';
-import { validateIdentifier } from '../../api/identifiers.js';
+import { validateIdentifier } from '../../core/identifiers.js';
 
 /** Per-call context every local service method receives. */
 export interface CallContext {

@@ -11,7 +11,7 @@ import {
   ContentClient,
   ContentService,
 } from '../../api/gen/containerd/services/content/v1/content.js';
-import { errNotFound, errUnavailable } from '../../api/errors.js';
+import { errNotFound, errUnavailable } from '../../core/errors/catalogue.js';
 import type { CallContext } from './context.js';
 import { adaptService } from './grpc-adapter.js';
 

@@ -6,7 +6,7 @@ import {
   type UntypedServiceImplementation,
   status as grpcStatus,
 } from '@grpc/grpc-js';
-import { toStatus } from '../../api/errors.js';
+import { toStatus } from '../../core/errors/catalogue.js';
 import { type CallContext, contextFromMetadata } from './context.js';
 
 // A local service method: the request plus the call context in, a response (or a

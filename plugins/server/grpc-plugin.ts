@@ -1,5 +1,5 @@
 import type { Server, ServiceDefinition } from '@grpc/grpc-js';
-import { PluginType, type Registration } from '../core/types.js';
+import { PluginType, type Registration } from '../daemon/types.js';
 import { adaptService, type LocalService } from './grpc-adapter.js';
 
 /**

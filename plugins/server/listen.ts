@@ -1,7 +1,7 @@
 import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { errFailedPrecondition } from '../../api/errors.js';
+import { errFailedPrecondition } from '../../core/errors/catalogue.js';
 
 /** True when something accepts connections on the unix socket path. */
 export function socketInUse(file: string, timeoutMs = 500): Promise<boolean> {

@@ -7,7 +7,7 @@ export interface GrpcService {
 
 /** Implemented by plugins that expose a ttrpc service on berthd's ttrpc socket. */
 export interface TtrpcService {
-  registerTtrpc(server: import('../../api/ttrpc/index.js').TtrpcServer): void;
+  registerTtrpc(server: import('../../core/ttrpc/index.js').TtrpcServer): void;
 }
 
 export function isGrpcService(x: unknown): x is GrpcService {

@@ -15,4 +15,4 @@ export {
   type SnapshotLeaseHook,
 } from './namespaced.js';
 export { SnapshotsLocal, infoToProto, mountsToProto } from './service.js';
-export { SNAPSHOTS_KIND } from './store.js';
+export { SNAPSHOTS_KIND } from '../../core/metadata/snapshots.js';

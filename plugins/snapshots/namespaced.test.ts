@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ErrorCode } from '../../api/errors.js';
+import type { ErrorCode } from '../../core/errors/catalogue.js';
 import {
   SnapshotCommit,
   SnapshotPrepare,
@@ -10,8 +10,8 @@ import {
 } from '../../api/gen/containerd/events/snapshot.js';
 import type { Any } from '../../api/gen/google/protobuf/any.js';
 import { NativeSnapshotter } from '../../snapshots/native/native.js';
-import { type Info, Kind } from '../../snapshots/types.js';
-import { MetadataDB } from '../metadata/db.js';
+import { type Info, Kind } from '../../core/snapshots/types.js';
+import { MetadataDB } from '../../core/metadata/db.js';
 import { type NamespacedSnapshotter, SnapshotService } from './namespaced.js';
 
 let dir: string;

@@ -10,9 +10,9 @@ import {
   SnapshotPrepare,
   SnapshotRemove,
 } from '../../api/gen/containerd/events/snapshot.js';
-import { errFailedPrecondition, errInvalidArgument, errNotFound } from '../../api/errors.js';
-import { validateIdentifier } from '../../api/identifiers.js';
-import { packAny } from '../../api/typeurl.js';
+import { errFailedPrecondition, errInvalidArgument, errNotFound } from '../../core/errors/catalogue.js';
+import { validateIdentifier } from '../../core/identifiers.js';
+import { packAny } from '../../core/protobuf/typeurl.js';
 import {
   type Info,
   Kind,
@@ -20,12 +20,15 @@ import {
   type Mount,
   type Snapshotter,
   type Usage,
-} from '../../snapshots/types.js';
-import type { Publisher } from '../core/publisher.js';
-import { lookupLabel, parseFilters } from '../filters/index.js';
-import { compactLabels, type Labels, validateLabels } from '../metadata/labels.js';
-import { ensureNamespace, namespaceLock } from '../metadata/namespaces.js';
-import type { TxRunner, WriteTx } from '../metadata/transaction.js';
+} from '../../core/snapshots/types.js';
+import type { Publisher } from '../daemon/publisher.js';
+import type { SnapshotLeaseHook } from '../../core/metadata/lease-hooks.js';
+
+export type { SnapshotLeaseHook };
+import { lookupLabel, parseFilters } from '../../core/filters/index.js';
+import { compactLabels, type Labels, validateLabels } from '../../core/metadata/labels.js';
+import { ensureNamespace, namespaceLock } from '../../core/metadata/namespaces.js';
+import type { TxRunner, WriteTx } from '../../core/metadata/transaction.js';
 import {
   backendKey,
   RefTx,
@@ -33,21 +36,11 @@ import {
   type SnapshotRef,
   seqLock,
   validateClientKey,
-} from './store.js';
+} from '../../core/metadata/snapshots.js';
 
 /** Labels with this prefix are passed on to the backend snapshotter, as in containerd. */
 export const INHERITED_LABEL_PREFIX = 'containerd.io/snapshot/';
 
-/**
- * Lets leases reference snapshots as they are created. Called inside the
- * metadata transaction that creates `key`, so the reference commits with it.
- */
-export type SnapshotLeaseHook = (
-  namespace: string,
-  lease: string,
-  key: string,
-  ref: { snapshotter: string; tx: WriteTx },
-) => void | Promise<void>;
 
 export interface CreateOptions {
   labels?: Labels;

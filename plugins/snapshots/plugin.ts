@@ -1,12 +1,12 @@
 import { SnapshotsService } from '../../api/gen/containerd/services/snapshots/v1/snapshots.js';
-import { isBerthError } from '../../api/errors.js';
+import { isBerthError } from '../../core/errors/catalogue.js';
 import { NativeSnapshotter } from '../../snapshots/native/native.js';
 import { OverlaySnapshotter } from '../../snapshots/overlay/overlay.js';
-import type { Snapshotter } from '../../snapshots/types.js';
-import type { Publisher } from '../core/publisher.js';
-import { type InitContext, PluginType, type Registration, SkipPluginError } from '../core/types.js';
-import { snapshotLeaseHook } from '../gc/lease-hooks.js';
-import type { MetadataDB } from '../metadata/db.js';
+import type { Snapshotter } from '../../core/snapshots/types.js';
+import type { Publisher } from '../daemon/publisher.js';
+import { type InitContext, PluginType, type Registration, SkipPluginError } from '../daemon/types.js';
+import { snapshotLeaseHook } from '../../core/metadata/lease-hooks.js';
+import type { MetadataDB } from '../../core/metadata/db.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
 import { SnapshotService } from './namespaced.js';
 import { SnapshotsLocal } from './service.js';

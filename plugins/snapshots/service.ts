@@ -20,9 +20,9 @@ import type {
 } from '../../api/gen/containerd/services/snapshots/v1/snapshots.js';
 import type { Mount as PbMount } from '../../api/gen/containerd/types/mount.js';
 import type { Empty } from '../../api/gen/google/protobuf/empty.js';
-import { errInvalidArgument } from '../../api/errors.js';
-import { fromTimestamp, toTimestamp } from '../../api/timestamp.js';
-import type { Info, Kind, Mount } from '../../snapshots/types.js';
+import { errInvalidArgument } from '../../core/errors/catalogue.js';
+import { fromTimestamp, toTimestamp } from '../../core/protobuf/timestamp.js';
+import type { Info, Kind, Mount } from '../../core/snapshots/types.js';
 import type { CallContext } from '../server/context.js';
 import type { SnapshotService } from './namespaced.js';
 

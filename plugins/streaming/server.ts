@@ -1,7 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { errFailedPrecondition, errInvalidArgument } from '../../api/errors.js';
+import { errFailedPrecondition, errInvalidArgument } from '../../core/errors/catalogue.js';
 import {
   HEADER_ACCEPTED_VERSIONS,
   HEADER_PROTOCOL_VERSION,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isBerthError } from '../../api/errors.js';
+import { isBerthError } from '../../core/errors/catalogue.js';
 import { TokenCache } from './tokens.js';
 
 describe('TokenCache', () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { errResourceExhausted } from '../../api/errors.js';
+import { errResourceExhausted } from '../../core/errors/catalogue.js';
 
 // Single-use URLs: a token maps to the request it was issued for until it is
 // used once or its TTL passes (containerd: 8 random bytes, one minute, at most

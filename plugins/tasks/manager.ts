@@ -6,32 +6,31 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { BerthError, errAlreadyExists, errNotFound } from '../../api/errors.js';
+import { BerthError, errAlreadyExists, errNotFound } from '../../core/errors/catalogue.js';
 import { TaskDelete, TaskExit } from '../../api/gen/containerd/events/task.js';
 import type { Mount } from '../../api/gen/containerd/types/mount.js';
 import type { Any } from '../../api/gen/google/protobuf/any.js';
 import type { Timestamp } from '../../api/gen/google/protobuf/timestamp.js';
-import { validateIdentifier } from '../../api/identifiers.js';
-import { nowTimestamp } from '../../api/timestamp.js';
-import { TtrpcClient } from '../../api/ttrpc/index.js';
-import { packAny } from '../../api/typeurl.js';
-import type { Publisher } from '../core/publisher.js';
-import { type ShimCommand, commandFor, isBerthShim, resolveShim } from './binary.js';
-import { Bundle, type BundleDirs } from './bundle.js';
+import { validateIdentifier } from '../../core/identifiers.js';
+import { nowTimestamp } from '../../core/protobuf/timestamp.js';
+import { TtrpcClient } from '../../core/ttrpc/index.js';
+import { packAny } from '../../core/protobuf/typeurl.js';
+import type { Publisher } from '../daemon/publisher.js';
+import { type ShimCommand, commandFor, isBerthShim, resolveShim } from '../../core/runtime/binary.js';
+import { Bundle, type BundleDirs } from '../../core/runtime/bundle.js';
 import type { TaskRuntimeConfig } from './config.js';
-import { openShimLog } from './shim-log.js';
-import { groupKey, socketPath, toAddress } from '../../shim/address.js';
-import { acceptsConnections } from '../../shim/start.js';
+import { openShimLog } from '../../core/runtime/shim-log.js';
+import { acceptsConnections, groupKey, socketPath, toAddress } from '../../core/runtime/address.js';
 import {
   type ShimInvocation,
   type StartedShim,
   dialTarget,
   runShimDelete,
   runShimStart,
-} from './shim-process.js';
-import { withGrowingDeadline } from './growing-deadline.js';
-import { takesRuncOptions, withRuncRoot } from './runc-root.js';
-import { ShimSpares } from './shim-spares.js';
+} from '../../core/runtime/shim-process.js';
+import { withGrowingDeadline } from '../../core/runtime/growing-deadline.js';
+import { takesRuncOptions, withRuncRoot } from '../../core/runtime/runc-root.js';
+import { ShimSpares } from '../../core/runtime/shim-spares.js';
 import { ShimTask, type TaskExitInfo, taskKey } from './shim.js';
 
 /** Exit status reported for a task whose shim vanished: killed by SIGKILL. */

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { TasksService } from '../../api/gen/containerd/services/tasks/v1/tasks.js';
-import type { Publisher } from '../core/publisher.js';
-import { PluginType, type Registration } from '../core/types.js';
-import type { MetadataDB } from '../metadata/db.js';
+import type { Publisher } from '../daemon/publisher.js';
+import { PluginType, type Registration } from '../daemon/types.js';
+import type { MetadataDB } from '../../core/metadata/db.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
 import type { SnapshotService } from '../snapshots/namespaced.js';
 import { getSnapshotService } from '../snapshots/plugin.js';
@@ -12,7 +12,7 @@ import {
   defaultTaskRuntimeConfig,
 } from './config.js';
 import { TaskManager } from './manager.js';
-import { daemonSocketDir } from '../../shim/address.js';
+import { daemonSocketDir } from '../../core/runtime/address.js';
 import { TasksLocal } from './service.js';
 
 /**

@@ -1,7 +1,7 @@
 // containerd.services.tasks.v1.Tasks as a local service: requests come in with
 // the caller's namespace, most are forwarded to the task's shim over ttrpc.
 
-import { errFailedPrecondition, errInvalidArgument, errNotImplemented } from '../../api/errors.js';
+import { errFailedPrecondition, errInvalidArgument, errNotImplemented } from '../../core/errors/catalogue.js';
 import type {
   CloseIORequest,
   CreateTaskRequest,
@@ -34,10 +34,10 @@ import type { Mount } from '../../api/gen/containerd/types/mount.js';
 import type { Metric } from '../../api/gen/containerd/types/metrics.js';
 import type { Process } from '../../api/gen/containerd/types/task/task.js';
 import type { Empty } from '../../api/gen/google/protobuf/empty.js';
-import { validateIdentifier } from '../../api/identifiers.js';
-import { nowTimestamp } from '../../api/timestamp.js';
-import { parseFilters } from '../filters/index.js';
-import type { ContainerStore } from '../metadata/containers.js';
+import { validateIdentifier } from '../../core/identifiers.js';
+import { nowTimestamp } from '../../core/protobuf/timestamp.js';
+import { parseFilters } from '../../core/filters/index.js';
+import type { ContainerStore } from '../../core/metadata/containers.js';
 import type { CallContext } from '../server/context.js';
 import type { TaskManager } from './manager.js';
 import type { ShimTask } from './shim.js';

@@ -9,10 +9,10 @@ import {
   type TtrpcClient,
   type TypedClient,
   makeClient,
-} from '../../api/ttrpc/index.js';
-import type { ShimCommand } from './binary.js';
-import type { Bundle } from './bundle.js';
-import type { ShimLogReader } from './shim-log.js';
+} from '../../core/ttrpc/index.js';
+import type { ShimCommand } from '../../core/runtime/binary.js';
+import type { Bundle } from '../../core/runtime/bundle.js';
+import type { ShimLogReader } from '../../core/runtime/shim-log.js';
 
 /** The ttrpc metadata key carrying the namespace, as containerd sends it to shims. */
 export const TTRPC_NAMESPACE_KEY = 'containerd-namespace-ttrpc';

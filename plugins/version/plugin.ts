@@ -1,6 +1,6 @@
 import { VersionService } from '../../api/gen/containerd/services/version/v1/version.js';
 import type { VersionResponse } from '../../api/gen/containerd/services/version/v1/version.js';
-import { PluginType, type Registration } from '../core/types.js';
+import { PluginType, type Registration } from '../daemon/types.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
 
 /** The daemon's version and revision. */

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { receiveConsoleFd, type ReceivedFd } from '../../native/index.js';
-import { shimSocketDir } from '../address.js';
+import { shimSocketDir } from '../../core/runtime/address.js';
 
 export interface ConsoleSocket {
   path: string;

@@ -4,7 +4,7 @@
 
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { errFailedPrecondition, errNotFound } from '../../api/errors.js';
+import { errFailedPrecondition, errNotFound } from '../../core/errors/catalogue.js';
 import { ProcessIO, type StdioPaths } from '../io.js';
 import type { Runc } from '../runc.js';
 import { listenConsoleSocket } from './console.js';

@@ -4,7 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { errFailedPrecondition } from '../../api/errors.js';
+import { errFailedPrecondition } from '../../core/errors/catalogue.js';
 import { ProcessIO, type StdioPaths } from '../io.js';
 import type { Runc } from '../runc.js';
 import { listenConsoleSocket } from './console.js';

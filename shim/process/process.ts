@@ -1,7 +1,7 @@
 // What init and exec processes share: state, pid, exit bookkeeping, stdio, and
 // the rule that an exit is never reported before the start that preceded it.
 
-import { errCanceled, errFailedPrecondition, errNotFound } from '../../api/errors.js';
+import { errCanceled, errFailedPrecondition, errNotFound } from '../../core/errors/catalogue.js';
 import type { ProcessIO, StdioPaths } from '../io.js';
 import { ProcessState } from './state.js';
 

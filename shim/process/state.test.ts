@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BerthError } from '../../api/errors.js';
+import { BerthError } from '../../core/errors/catalogue.js';
 import { Status } from '../../api/gen/containerd/types/task/task.js';
 import { ProcessState, toProtoStatus } from './state.js';
 

@@ -9,7 +9,7 @@
 // FailedPrecondition, so a client that races (start twice, exec into a stopped
 // task, delete a running one) gets a stable, typed error.
 
-import { errFailedPrecondition } from '../../api/errors.js';
+import { errFailedPrecondition } from '../../core/errors/catalogue.js';
 import { Status } from '../../api/gen/containerd/types/task/task.js';
 
 export type ProcessStatus = 'created' | 'running' | 'pausing' | 'paused' | 'stopped' | 'deleted';

@@ -2,7 +2,7 @@ import { chmod } from 'node:fs/promises';
 import { copyTree } from '../copy-tree.js';
 import { DirSnapshotter } from '../dir-snapshotter.js';
 import type { SnapshotRecord } from '../storage/transaction.js';
-import { Kind, type Mount } from '../types.js';
+import { Kind, type Mount } from '../../core/snapshots/types.js';
 
 /**
  * Copy-based snapshotter for filesystems without overlay support:

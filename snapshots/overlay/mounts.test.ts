@@ -2,7 +2,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Kind } from '../types.js';
+import { Kind } from '../../core/snapshots/types.js';
 import { overlayMounts } from './mounts.js';
 import { OverlaySnapshotter } from './overlay.js';
 

@@ -1,4 +1,4 @@
-import { Kind, type Mount } from '../types.js';
+import { Kind, type Mount } from '../../core/snapshots/types.js';
 
 export interface OverlayLayout {
   /** `<root>/snapshots/<id>/fs` */

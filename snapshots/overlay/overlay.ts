@@ -2,7 +2,7 @@ import { chown, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DirSnapshotter } from '../dir-snapshotter.js';
 import type { SnapshotRecord } from '../storage/transaction.js';
-import { Kind, type Mount } from '../types.js';
+import { Kind, type Mount } from '../../core/snapshots/types.js';
 import { type OverlayLayout, overlayMounts } from './mounts.js';
 import { checkOverlaySupport, overlayIndexParameterExists } from './support.js';
 

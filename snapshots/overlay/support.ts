@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { errFailedPrecondition } from '../../api/errors.js';
+import { errFailedPrecondition } from '../../core/errors/catalogue.js';
 import { MNT, mount, umount2 } from '../../native/index.js';
 
 /** containerd passes index=off whenever the overlay module knows the parameter. */

@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ErrorCode } from '../../api/errors.js';
-import { Kind } from '../types.js';
+import type { ErrorCode } from '../../core/errors/catalogue.js';
+import { Kind } from '../../core/snapshots/types.js';
 import { MetaStore } from './metastore.js';
 
 let dir: string;

@@ -1,5 +1,5 @@
 import { ClassicLevel } from 'classic-level';
-import { BerthError, errUnavailable } from '../../api/errors.js';
+import { BerthError, errUnavailable } from '../../core/errors/catalogue.js';
 import { type Level, StoreTx } from './transaction.js';
 
 /**

@@ -7,8 +7,8 @@
 //
 // Keys may hold any character except NUL, which separates index segments.
 
-import { BerthError, errInvalidArgument } from '../../api/errors.js';
-import { type Info, Kind } from '../types.js';
+import { BerthError, errInvalidArgument } from '../../core/errors/catalogue.js';
+import { type Info, Kind } from '../../core/snapshots/types.js';
 
 export const SEQ_KEY = 'seq';
 export const SNAPSHOT_PREFIX = 'snapshot/';

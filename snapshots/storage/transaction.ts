@@ -7,8 +7,8 @@ import {
   errFailedPrecondition,
   errInvalidArgument,
   errNotFound,
-} from '../../api/errors.js';
-import { type Info, Kind, type Usage } from '../types.js';
+} from '../../core/errors/catalogue.js';
+import { type Info, Kind, type Usage } from '../../core/snapshots/types.js';
 import {
   childKey,
   childRange,

@@ -5,7 +5,7 @@
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseReference } from '../../plugins/images/registry/reference.js';
+import { parseReference } from '../../core/images/registry/reference.js';
 import { seedImage } from '../helpers/registry.js';
 import { STAND_INS, standInRegistries } from './stand-in-images.js';
 

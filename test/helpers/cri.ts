@@ -11,8 +11,8 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Client } from '../../api/client/client.js';
-import { withLease } from '../../api/client/leased.js';
+import { Client } from '../../client/client.js';
+import { withLease } from '../../client/leased.js';
 import {
   type ContainerEventResponse,
   ImageServiceClient,

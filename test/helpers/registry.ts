@@ -9,11 +9,11 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { digestOf } from '../../plugins/content/digest.js';
-import { MediaType } from '../../plugins/images/oci/media-types.js';
-import type { Descriptor } from '../../plugins/images/oci/types.js';
-import { pushBlob, pushManifest } from '../../plugins/images/registry/pusher.js';
-import { Repository, type RegistryOptions } from '../../plugins/images/registry/repository.js';
+import { digestOf } from '../../core/content/digest.js';
+import { MediaType } from '../../core/images/oci/media-types.js';
+import type { Descriptor } from '../../core/images/oci/types.js';
+import { pushBlob, pushManifest } from '../../core/images/registry/pusher.js';
+import { Repository, type RegistryOptions } from '../../core/images/registry/repository.js';
 
 export const DOCKER_REGISTRY = '/usr/bin/docker-registry';
 export const haveDockerRegistry = existsSync(DOCKER_REGISTRY);

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { errNotFound } from '../../api/errors.js';
+import { errNotFound } from '../../core/errors/catalogue.js';
 import { AttachHub } from '../../plugins/streaming/attach-hub.js';
 import type {
   CommandStreams,

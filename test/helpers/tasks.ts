@@ -4,7 +4,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Client } from '../../api/client/client.js';
+import type { Client } from '../../client/client.js';
 import { Status } from '../../api/gen/containerd/types/task/task.js';
 
 export function taskStateDir(daemonState: string): string {
