@@ -23,7 +23,13 @@ import { GrpcFrontDoor } from '../../plugins/server/grpc-front-door.js';
 import type { Benchmark, BenchContext } from '../benchmark.js';
 import { type DaemonKind, startDaemon } from '../lib/daemons.js';
 import { MiB, type MemoryUsage, readMemory } from '../lib/memory.js';
-import { BERTHD_BUNDLE, BERTHD_MODULES, REPO_ROOT, haveContainerd } from '../lib/paths.js';
+import {
+  BERTHD_BUNDLE,
+  BERTHD_MODULES,
+  REPO_ROOT,
+  haveContainerd,
+  haveContainerd2,
+} from '../lib/paths.js';
 import { sleep } from '../lib/processes.js';
 import { median, quantile, summarize } from '../lib/stats.js';
 import { printComparison } from '../lib/table.js';
@@ -68,6 +74,7 @@ function subjects(): Subject[] {
     out.push({ label: 'berthd (bundle)', kind: 'berthd', script: BERTHD_BUNDLE });
   }
   if (haveContainerd()) out.push({ label: 'containerd', kind: 'containerd' });
+  if (haveContainerd2()) out.push({ label: 'containerd2', kind: 'containerd2' });
   return out;
 }
 
@@ -161,13 +168,18 @@ export const daemonBenchmark: Benchmark = {
       per((s) => f(summarize(s.readyMs)));
     const mem = (f: (m: MemoryUsage) => number) => per((s) => MiB(median(s.memory.map(f))));
     const ctrd = kinds.findIndex((k) => k.kind === 'containerd');
+    const ctrd2 = kinds.findIndex((k) => k.kind === 'containerd2');
+    const berths = kinds.filter((k) => k.kind === 'berthd').length;
     const scripts = kinds
       .filter((k) => k.script)
       .map((k) => `${k.label} = ${path.relative(REPO_ROOT, k.script!)}`);
     printComparison({
       title: `Daemon (${ctx.runs} runs each; berthd ${samples.get(kinds[0]!)!.version}${ctrd >= 0 ? `, containerd ${samples.get(kinds[ctrd]!)!.version}` : ''}; ${scripts.join(', ')})`,
       subjects: kinds.map((k) => k.label),
-      ratios: ctrd > 0 ? kinds.slice(0, ctrd).map((_, i): [number, number] => [i, ctrd]) : [],
+      // Each berthd against each containerd (1.6 and 2.x).
+      ratios: [ctrd, ctrd2]
+        .filter((c) => c >= 0)
+        .flatMap((c) => kinds.slice(0, berths).map((_, i): [number, number] => [i, c])),
       rows: [
         { metric: 'cold start → Version answered, median (ms)', values: ready((x) => x.median) },
         { metric: 'cold start → Version answered, p90 (ms)', values: ready((x) => x.p90) },

@@ -9,11 +9,12 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { VersionResponse } from '../../api/gen/containerd/services/version/v1/version.js';
 import type { Cleanup } from './cleanup.js';
-import { BERTHD, CONTAINERD, requireBuild } from './paths.js';
+import { BERTHD, CONTAINERD, CONTAINERD2, CONTAINERD2_DIR, requireBuild } from './paths.js';
 import { tempDir } from './tempdir.js';
 import { waitForVersion } from './version-probe.js';
 
-export type DaemonKind = 'berthd' | 'containerd';
+/** `containerd`: Debian's 1.6; `containerd2`: 2.x from scripts/bench-tools.sh. */
+export type DaemonKind = 'berthd' | 'containerd' | 'containerd2';
 
 export interface DaemonHandle {
   kind: DaemonKind;
@@ -71,7 +72,7 @@ async function launch(
   prepare: (dir: string) => Promise<{ command: string; args: string[]; socket: string }>,
   opts: StartOptions,
 ): Promise<DaemonHandle> {
-  const tmp = await tempDir(cleanup, `${kind === 'berthd' ? 'berthd' : 'ctrd'}-bench-`);
+  const tmp = await tempDir(cleanup, `${kind === 'berthd' ? 'berthd' : kind}-bench-`);
   const { command, args, socket } = await prepare(tmp.path);
   const env = {
     ...process.env,
@@ -227,10 +228,39 @@ export function startContainerd(cleanup: Cleanup, opts: StartOptions = {}): Prom
   );
 }
 
+/**
+ * containerd 2.x with the same private layout. Its own runc shim comes first on
+ * PATH, so each containerd runs the shim of its own release.
+ */
+export function startContainerd2(cleanup: Cleanup, opts: StartOptions = {}): Promise<DaemonHandle> {
+  return launch(
+    'containerd2',
+    cleanup,
+    async (dir) => {
+      const socket = path.join(dir, 'containerd.sock');
+      const config = path.join(dir, 'config.toml');
+      await writeFile(config, containerd2Config(dir, socket));
+      return { command: CONTAINERD2, args: ['--config', config], socket };
+    },
+    { ...opts, extraPath: [CONTAINERD2_DIR, ...(opts.extraPath ?? [])] },
+  );
+}
+
+/** The config for a private containerd 2.x: everything under `dir`, CRI off. */
+export function containerd2Config(dir: string, socket: string): string {
+  return [
+    ...containerdPrivateConfig(dir, socket, [
+      'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime", "io.containerd.cri.v1.images"]',
+    ]),
+    '',
+  ].join('\n');
+}
+
 export function startDaemon(
   kind: DaemonKind,
   cleanup: Cleanup,
   opts: StartOptions = {},
 ): Promise<DaemonHandle> {
-  return kind === 'berthd' ? startBerthd(cleanup, opts) : startContainerd(cleanup, opts);
+  if (kind === 'berthd') return startBerthd(cleanup, opts);
+  return kind === 'containerd2' ? startContainerd2(cleanup, opts) : startContainerd(cleanup, opts);
 }

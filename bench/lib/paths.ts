@@ -2,6 +2,7 @@
 // (dist/bench/lib → repo root is three levels up) and Debian's containerd.
 
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,6 +22,14 @@ export const CTR = '/usr/bin/ctr';
 export const RUNC_SHIM = '/usr/bin/containerd-shim-runc-v2';
 
 export const haveContainerd = (): boolean => existsSync(CONTAINERD);
+
+/** containerd 2.x as scripts/bench-tools.sh builds it (the cache's current link). */
+const TOOLS_CACHE =
+  process.env.BERTH_TOOLS_CACHE ?? path.join(os.homedir(), '.cache', 'berth', 'tools');
+export const CONTAINERD2_DIR = path.join(TOOLS_CACHE, 'containerd2-current');
+export const CONTAINERD2 = path.join(CONTAINERD2_DIR, 'containerd');
+export const haveContainerd2 = (): boolean =>
+  existsSync(CONTAINERD2) && existsSync(path.join(CONTAINERD2_DIR, 'containerd-shim-runc-v2'));
 export const haveRuncShim = (): boolean => existsSync(RUNC_SHIM);
 
 /** Fails early with the fix when the build output is missing. */

@@ -22,7 +22,7 @@ import {
 import { makeBusyboxRootfs } from '../../test/fixtures/busybox-rootfs.js';
 import type { Cleanup } from './cleanup.js';
 import { type DaemonHandle, type DaemonKind, startDaemon } from './daemons.js';
-import { REPO_ROOT, haveContainerd, haveRuncShim } from './paths.js';
+import { REPO_ROOT, haveContainerd, haveContainerd2, haveRuncShim } from './paths.js';
 import { isAlive, sleep, terminate } from './processes.js';
 import { printTable, ratio } from './table.js';
 import { tempDir } from './tempdir.js';
@@ -33,6 +33,7 @@ export const RUNC_RUNTIME = 'io.containerd.runc.v2';
 
 /** runc state roots the two shims use (the namespace is appended). */
 const RUNC_ROOTS = ['/run/berth/runc', '/run/containerd/runc'];
+// containerd 2.x keeps runc state in the same default root as 1.6.
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
 export interface TaskSubject {
@@ -57,6 +58,11 @@ export const CONTAINERD_RUNC_SHIM: TaskSubject = {
   daemon: 'containerd',
   runtime: RUNC_RUNTIME,
 };
+export const CONTAINERD2_RUNC_SHIM: TaskSubject = {
+  label: 'containerd2+runc-v2',
+  daemon: 'containerd2',
+  runtime: RUNC_RUNTIME,
+};
 export const CONTAINERD_BERTH_SHIM: TaskSubject = {
   label: 'containerd+berth-shim',
   daemon: 'containerd',
@@ -68,6 +74,7 @@ export function availableSubjects(): TaskSubject[] {
   const out: TaskSubject[] = [BERTHD_BERTH_SHIM];
   if (haveRuncShim()) out.push(BERTHD_RUNC_SHIM);
   if (haveContainerd() && haveRuncShim()) out.push(CONTAINERD_RUNC_SHIM);
+  if (haveContainerd2()) out.push(CONTAINERD2_RUNC_SHIM);
   if (haveContainerd()) out.push(CONTAINERD_BERTH_SHIM);
   return out;
 }
@@ -81,6 +88,7 @@ export function taskRatios(subjects: TaskSubject[]): [string, number, number][] 
   const at = (s: TaskSubject) => subjects.indexOf(s);
   const pairs: [string, TaskSubject, TaskSubject][] = [
     ['Berth/containerd', BERTHD_BERTH_SHIM, CONTAINERD_RUNC_SHIM],
+    ['Berth/containerd2', BERTHD_BERTH_SHIM, CONTAINERD2_RUNC_SHIM],
     ['daemon: berthd/containerd', BERTHD_RUNC_SHIM, CONTAINERD_RUNC_SHIM],
     ['shim: berth-shim/runc-v2', BERTHD_BERTH_SHIM, BERTHD_RUNC_SHIM],
   ];
