@@ -96,7 +96,7 @@ async function resolveImageUser(
   chainId: string,
   user: string,
 ): Promise<ResolvedUser> {
-  const { mountAll, unmountAll } = await import('../core/mount/mount-all.js');
+  const { mountAll, unmountAll } = await import('../core/mount/index.js');
   const sn = leased.snapshots(snapshotter);
   const key = `user-view-${randomBytes(6).toString('hex')}`;
   const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-user-'));

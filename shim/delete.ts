@@ -8,7 +8,7 @@ import path from 'node:path';
 import { DeleteResponse } from '../api/gen/containerd/task/v2/shim.js';
 import { nowTimestamp } from '../core/protobuf/timestamp.js';
 import type { ShimFlags } from './flags.js';
-import { unmountAll } from '../core/mount/mount.js';
+import { unmountAll } from '../core/mount/index.js';
 import { readOptions, runcBinary, runcRoot } from './options.js';
 import { Runc } from './runc.js';
 import { acceptsConnections } from '../core/runtime/address.js';
@@ -37,7 +37,11 @@ export async function deleteShim(
   } catch (err) {
     warn(`failed to remove runc container: ${(err as Error).message}`);
   }
-  unmountAll(path.join(bundle, 'rootfs'));
+  try {
+    unmountAll(path.join(bundle, 'rootfs'));
+  } catch (err) {
+    warn(`failed to unmount the rootfs: ${(err as Error).message}`);
+  }
   await removeDeadSocket(bundle);
 
   let pid = 0;

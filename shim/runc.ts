@@ -6,6 +6,7 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { BerthError, type ErrorCode, errNotFound } from '../core/errors/catalogue.js';
+import { activeSpan, traceEnv } from '../core/tracing/active-span.js';
 
 export interface RuncOptions {
   /** Binary name or path (options.binary_name); "runc" by default. */
@@ -136,9 +137,14 @@ export class Runc {
     opts: { stdio?: StdioOptions; input?: string; cwd?: string } = {},
   ): Promise<RunResult> {
     const own = opts.stdio === undefined;
+    // Under a traced Task call, the invocation gets a span of its own, handed
+    // to runc as TRACEPARENT (OpenTelemetry's carrier for processes). runc
+    // 1.1 ignores it; the span still times the command.
+    const span = activeSpan()?.child(`runc ${args[0]}`);
     const child = spawn(this.binary, [...this.globalArgs(), ...args], {
       stdio: own ? ['pipe', 'pipe', 'pipe'] : opts.stdio,
       cwd: opts.cwd,
+      env: span ? { ...process.env, ...traceEnv(span) } : undefined,
     });
     let stdout = '';
     let stderr = '';
@@ -148,11 +154,18 @@ export class Runc {
       child.stdin!.on('error', () => {});
       child.stdin!.end(opts.input ?? '');
     }
-    return new Promise((resolve, reject) => {
+    const done = new Promise<RunResult>((resolve, reject) => {
       child.once('error', (err) => reject(new RuncError(args[0]!, err.message)));
       // 'close' waits for our stdout/stderr pipes to drain; with foreign stdio there are none.
       child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
     });
+    if (span) {
+      done.then(
+        (r) => (r.code === 0 ? span : span.fail(new Error(exitText(r)))).end(),
+        (err) => span.fail(err).end(),
+      );
+    }
+    return done;
   }
 
   private check(command: string, r: RunResult): RunResult {

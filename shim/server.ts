@@ -12,6 +12,7 @@ import { EventPublisher } from './events.js';
 import type { ShimFlags } from './flags.js';
 import { createLogger } from './log.js';
 import { TaskService, taskServiceImplementation } from './service.js';
+import { shimTracing, tracedService } from './tracing.js';
 
 export async function runServer(flags: ShimFlags): Promise<void> {
   const log = createLogger(flags.debug);
@@ -28,6 +29,8 @@ export async function runServer(flags: ShimFlags): Promise<void> {
     log: (m) => log.error(m),
   });
 
+  const tracing = shimTracing(VERSION, (m) => log.error(m));
+
   const socket = fromAddress(flags.socket);
   const server = new TtrpcServer();
   let exiting = false;
@@ -38,7 +41,7 @@ export async function runServer(flags: ShimFlags): Promise<void> {
     // No graceful close: callers of Shutdown expect the connection to drop, and a
     // pending Wait must fail rather than hang. Unlink first so no one dials a dead shim.
     rmSync(socket, { force: true });
-    await publisher.flush(3000);
+    await Promise.all([publisher.flush(3000), tracing?.shutdown(1000)]);
     publisher.close();
     reaper.stop();
     process.exit(code);
@@ -53,7 +56,11 @@ export async function runServer(flags: ShimFlags): Promise<void> {
     log: (m) => log.debug(m),
   });
   reaper.on('exit', (e) => service.onReaped(e));
-  server.register(TaskDefinition, taskServiceImplementation(service));
+  const impl = taskServiceImplementation(service);
+  server.register(
+    TaskDefinition,
+    tracing ? tracedService(TaskDefinition, impl, tracing.tracer) : impl,
+  );
 
   mkdirSync(path.dirname(socket), { recursive: true, mode: 0o711 });
   await server.listen(socket, { mode: 0o600 });

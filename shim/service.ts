@@ -29,7 +29,7 @@ import type { ServiceImplementation } from '../core/ttrpc/server.js';
 import { type ProcessExit, setWinsize } from '../native/index.js';
 import { Container } from './container.js';
 import type { Publisher } from './events.js';
-import { mountAll, unmountAll } from '../core/mount/mount.js';
+import { mountAll, unmountAll } from '../core/mount/index.js';
 import { optionsFromAny, runcBinary, runcRoot, writeOptions } from './options.js';
 import { ExecProcess } from './process/exec.js';
 import { InitProcess } from './process/init.js';

@@ -7,13 +7,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  acceptsConnections,
-  groupKey,
-  shimSocketDir,
-  socketPath,
-  toAddress,
-} from '../core/runtime/address.js';
+import { acceptsConnections, planShimSocket, shimSocketDir } from '../core/runtime/address.js';
 import { formatServerFlags, type ShimFlags } from './flags.js';
 
 export interface StartResult {
@@ -29,7 +23,6 @@ function readSpec(bundle: string): { annotations?: Record<string, string> } | un
     return undefined;
   }
 }
-
 
 /** Atomic write of <bundle>/address (temp file + rename), as containerd reads it on restart. */
 export function writeAddress(bundle: string, address: string): void {
@@ -62,19 +55,21 @@ async function planStart(flags: ShimFlags, socketDir?: string): Promise<StartPla
   if (!flags.namespace) throw new Error('-namespace is required');
   if (!flags.id) throw new Error('-id is required');
   const bundle = flags.bundle || process.cwd();
-  const group = groupKey(readSpec(bundle), flags.id);
   const dir = socketDir ?? shimSocketDir();
   fs.mkdirSync(dir, { recursive: true, mode: 0o711 });
-  const socket = socketPath(flags.address, flags.namespace, group, dir);
-  const address = toAddress(socket);
-  if (fs.existsSync(socket)) {
-    if (await acceptsConnections(socket)) {
-      // Another container of the group: its shim serves us too.
-      writeAddress(bundle, address);
-      return { bundle, socket, address, reuse: true };
-    }
-    fs.rmSync(socket, { force: true });
+  const { socket, address, running } = await planShimSocket({
+    daemonAddress: flags.address,
+    namespace: flags.namespace,
+    id: flags.id,
+    spec: readSpec(bundle),
+    socketDir: dir,
+  });
+  if (running) {
+    // Another container of the group: its shim serves us too.
+    writeAddress(bundle, address);
+    return { bundle, socket, address, reuse: true };
   }
+  fs.rmSync(socket, { force: true }); // a dead shim's socket, if any
   return { bundle, socket, address, reuse: false };
 }
 

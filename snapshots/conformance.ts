@@ -3,13 +3,12 @@
 // runs it for each snapshotter. Every mount and directory a test makes is
 // taken down in afterEach, whether the test passed or not.
 
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../core/errors/catalogue.js';
-import { optionsSize, PAGE_SIZE } from '../core/mount/compaction.js';
-import { mountAll, unmountAll } from '../core/mount/mount-all.js';
+import { mountAll, optionsSize, PAGE_SIZE, unmountAll } from '../core/mount/index.js';
 import { type Info, Kind, type Mount, type Snapshotter } from '../core/snapshots/types.js';
 
 export interface ConformanceOptions {
@@ -259,6 +258,23 @@ export function snapshotterConformance(
       await expect(stat(stray)).rejects.toMatchObject({ code: 'ENOENT' });
       const target = await mountAt(await sn.prepare('work', 'base'));
       expect(await readFile(path.join(target, 'f'), 'utf8')).toBe('x');
+    });
+
+    it('remove takes the directory out of snapshots/ at once; trash left by a crash goes on cleanup', async () => {
+      const dirs = path.join(root, 'snapshotter', 'snapshots');
+      const trash = path.join(root, 'snapshotter', 'trash');
+      const before = await readdir(dirs);
+      const target = await mountAt(await sn.prepare('work', ''));
+      await writeFile(path.join(target, 'f'), 'x');
+      release(target);
+      await sn.remove('work');
+      expect(await readdir(dirs)).toEqual(before);
+      await sn.close(); // waits for the deletion
+      expect(await readdir(trash)).toEqual([]);
+      sn = await open(path.join(root, 'snapshotter'));
+      await mkdir(path.join(trash, '7-crashed', 'fs'), { recursive: true });
+      await sn.cleanup();
+      expect(await readdir(trash)).toEqual([]);
     });
 
     it('a 128-layer chain mounts and shows every layer, top layer first', async () => {

@@ -1,8 +1,11 @@
 // What overlayfs and native share: records in a MetaStore, one directory per
 // snapshot under <root>/snapshots/<id>, created under a temporary name and
 // renamed into place inside the record transaction, so a crash leaves at
-// worst a directory without a record, which cleanup() removes.
+// worst a directory without a record, which cleanup() removes. A removed
+// snapshot's directory moves to <root>/trash and is deleted in the background,
+// as containerd's overlayfs does: a removal does not wait on deleting a tree.
 
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { diskUsage } from './disk-usage.js';
@@ -19,17 +22,22 @@ import {
 
 export abstract class DirSnapshotter implements Snapshotter {
   protected readonly snapshotsDir: string;
+  private readonly trashDir: string;
+  /** Background deletions of removed snapshots' directories. */
+  private readonly deleting = new Set<Promise<void>>();
 
   protected constructor(
     readonly root: string,
     protected readonly store: MetaStore,
   ) {
     this.snapshotsDir = path.join(root, 'snapshots');
+    this.trashDir = path.join(root, 'trash');
   }
 
-  /** Opens (creating) the record database and the snapshots directory under root. */
+  /** Opens (creating) the record database and the snapshots and trash directories under root. */
   protected static async openStore(root: string): Promise<MetaStore> {
     await mkdir(path.join(root, 'snapshots'), { recursive: true, mode: 0o700 });
+    await mkdir(path.join(root, 'trash'), { recursive: true, mode: 0o700 });
     return MetaStore.open(path.join(root, 'metadata.db'));
   }
 
@@ -109,9 +117,20 @@ export abstract class DirSnapshotter implements Snapshotter {
 
   async remove(key: string): Promise<void> {
     const { id } = await this.store.update((tx) => tx.remove(key));
-    // The record is gone; a directory that survives a failed removal is an
-    // orphan that cleanup() collects.
-    await rm(this.snapshotDir(id), { recursive: true, force: true }).catch(() => undefined);
+    // The record is gone; a directory that survives a failed removal (or a
+    // crash before its deletion) is an orphan that cleanup() collects.
+    const dir = this.snapshotDir(id);
+    const trash = path.join(this.trashDir, `${id}-${randomBytes(4).toString('hex')}`);
+    try {
+      await rename(dir, trash);
+    } catch {
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+      return;
+    }
+    const deleting: Promise<void> = rm(trash, { recursive: true, force: true })
+      .catch(() => undefined)
+      .finally(() => this.deleting.delete(deleting));
+    this.deleting.add(deleting);
   }
 
   async walk(
@@ -131,9 +150,15 @@ export abstract class DirSnapshotter implements Snapshotter {
           await rm(path.join(this.snapshotsDir, name), { recursive: true, force: true });
       }
     });
+    // Deleted in the background already, unless a crash or a failure left them.
+    for (const name of await readdir(this.trashDir))
+      await rm(path.join(this.trashDir, name), { recursive: true, force: true }).catch(
+        () => undefined,
+      );
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await Promise.all(this.deleting);
     return this.store.close();
   }
 }

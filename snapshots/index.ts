@@ -12,7 +12,12 @@ export { OverlaySnapshotter, type OverlayOptions } from './overlay/overlay.js';
 export { overlayMounts } from './overlay/mounts.js';
 export { checkOverlaySupport } from './overlay/support.js';
 export { NativeSnapshotter } from './native/native.js';
-export { compactLowerdir, type CompactedMount } from '../core/mount/compaction.js';
-export { mountAll, mountEntry, unmountAll } from '../core/mount/mount-all.js';
+export {
+  compactLowerdir,
+  mountAll,
+  mountOne,
+  unmountAll,
+  type CompactedMount,
+} from '../core/mount/index.js';
 export { diskUsage } from './disk-usage.js';
 export { copyTree } from './copy-tree.js';

@@ -126,9 +126,12 @@ describe.skipIf(!isRoot || !haveCni)('CRI requests of a real kubelet', () => {
     const { containerId } = await env.cri.runtime.createContainer({
       podSandboxId: pod.podSandboxId,
       config: {
-        metadata: { name: 'missing-binary' },
+        // runc refuses a working directory that is a file; no code fits it
+        // better than Unknown (a missing binary is NotFound, logged at debug).
+        metadata: { name: 'file-as-cwd' },
         image: { image: 'busybox' },
-        command: ['/no/such/binary'],
+        command: ['true'],
+        workingDir: '/bin/sh',
       },
       sandboxConfig: pod.config,
     });
@@ -153,7 +156,7 @@ describe.skipIf(!isRoot || !haveCni)('CRI requests of a real kubelet', () => {
       podSandboxId: pod.podSandboxId,
     });
     expect(entry.level).toBeGreaterThanOrEqual(40); // warn or error
-    expect(JSON.stringify(entry)).toContain('/no/such/binary');
+    expect(JSON.stringify(entry)).toContain('/bin/sh');
     await env.cri.runtime.removePodSandbox({ podSandboxId: pod.podSandboxId });
   });
 });

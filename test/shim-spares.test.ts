@@ -256,9 +256,9 @@ describe.skipIf(!canRun)('spare shims', () => {
     };
 
     it('an inline start that fails reports its own error, not a missing address', async () => {
-      await expect(runShimStart(invocation(''), undefined, 10_000, true)).rejects.toThrow(
-        /-namespace is required/,
-      );
+      await expect(
+        runShimStart(invocation(''), { timeoutMs: 10_000, inline: true }),
+      ).rejects.toThrow(/-namespace is required/);
     });
 
     it('a spare that died after it was taken is replaced by a fresh start', async () => {
@@ -276,7 +276,7 @@ describe.skipIf(!canRun)('spare shims', () => {
         spare!.kill('SIGKILL');
         await closed;
         const inv = invocation();
-        const started = await runShimStart(inv, undefined, 10_000, true, spare);
+        const started = await runShimStart(inv, { timeoutMs: 10_000, inline: true, spare });
         expect(started.address).toMatch(/^unix:\/\//);
         const pid = Number(fs.readFileSync(path.join(inv.bundlePath, 'shim.pid'), 'utf8'));
         expect(pid).not.toBe(spare!.pid);

@@ -48,7 +48,7 @@ describe('a shim start that times out', () => {
       ttrpcAddress: path.join(tmp, 'none.sock.ttrpc'),
       publishBinary: '/bin/false',
     };
-    const start = runShimStart(inv, undefined, 1_000);
+    const start = runShimStart(inv, { timeoutMs: 1_000 });
     const grandchild = await waitFor(
       async () => (fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8')) : undefined),
       10_000,

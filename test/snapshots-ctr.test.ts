@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { mountAll, unmountAll } from '../core/mount/mount-all.js';
+import { mountAll, unmountAll } from '../core/mount/index.js';
 import type { Mount } from '../core/snapshots/types.js';
 import { berth, run, startDaemon, type TestDaemon } from './helpers/daemon.js';
 

@@ -9,9 +9,12 @@
 // directly and behind the front door, client and server in this process.
 // berthd is measured in both builds when the bundle exists: as tsc compiled it
 // (dist/cmd/berthd.js, one file per module) and bundled with a code cache
-// (dist/berthd.cjs, from cmd/build.mjs).
+// (dist/berthd.cjs, from cmd/build.mjs). A last table compares the Version
+// round trip with metrics and tracing off (the default) and on.
 
 import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { credentials, Metadata, Server, ServerCredentials } from '@grpc/grpc-js';
 import pino from 'pino';
@@ -210,8 +213,116 @@ export const daemonBenchmark: Benchmark = {
       ],
     });
     await frontDoorCost(ctx);
+    await observabilityCost(ctx);
   },
 };
+
+type Observability = 'off' | 'metrics on' | 'metrics + tracing on';
+
+/** An OTLP/HTTP endpoint in this process that accepts every post and counts the spans. */
+async function spanSink(): Promise<{ url: string; spans: () => number; close(): Promise<void> }> {
+  let spans = 0;
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      spans += (body.match(/"spanId"/g) ?? []).length;
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    spans: () => spans,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** Scrapes the metrics socket: the measured calls must have been counted, or "on" measured nothing. */
+async function expectVersionsCounted(socketPath: string): Promise<void> {
+  const text = await new Promise<string>((resolve, reject) =>
+    http
+      .get({ socketPath, path: '/v1/metrics' }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject),
+  );
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('grpc_server_handled_total{') && l.includes('grpc_method="Version"'));
+  const counted = Number(line?.split(' ').pop());
+  if (!(counted >= LATENCY_CALLS)) {
+    throw new Error(`metrics counted ${counted} Version calls, expected at least ${LATENCY_CALLS}`);
+  }
+}
+
+/**
+ * "No cost when off": the same berthd binary with `[metrics]` and `[tracing]`
+ * empty (the default) and set, every call sampled, spans posted to a sink in
+ * this process. Version round trips on a warm channel, as in the table above.
+ */
+async function observabilityCost(ctx: BenchContext): Promise<void> {
+  const modes: Observability[] = ['off', 'metrics on', 'metrics + tracing on'];
+  const sink = await spanSink();
+  const samples = new Map<Observability, { med: number[]; p99: number[] }>(
+    modes.map((m) => [m, { med: [], p99: [] }]),
+  );
+  try {
+    for (let i = 0; i < ctx.warmup + ctx.runs; i++) {
+      for (const mode of i % 2 === 0 ? modes : [...modes].reverse()) {
+        ctx.progress(
+          `daemon: ${mode}, ${i < ctx.warmup ? 'warm-up' : `run ${i - ctx.warmup + 1}/${ctx.runs}`}`,
+        );
+        const dir = await tempDir(ctx.cleanup, 'berth-observability-');
+        const metrics = `[metrics]\naddress = "${path.join(dir.path, 'metrics.sock')}"\n`;
+        const tracing = `[tracing]\nendpoint = "${sink.url}"\nsampling_ratio = 1.0\n`;
+        const config = {
+          off: '',
+          'metrics on': metrics,
+          'metrics + tracing on': metrics + tracing,
+        }[mode];
+        const d = await startDaemon('berthd', ctx.cleanup, { config });
+        try {
+          const rtt = await versionRoundTripsUs(d.socket);
+          if (mode !== 'off') {
+            await expectVersionsCounted(path.join(dir.path, 'metrics.sock'));
+          }
+          if (i >= ctx.warmup) {
+            samples.get(mode)!.med.push(median(rtt));
+            samples.get(mode)!.p99.push(quantile(rtt, 0.99));
+          }
+        } finally {
+          await d.dispose();
+          await dir.remove();
+        }
+      }
+    }
+  } finally {
+    await sink.close();
+  }
+  if (sink.spans() === 0) throw new Error('tracing was on, but no span reached the sink');
+  const per = (f: (s: { med: number[]; p99: number[] }) => number[]) =>
+    modes.map((m) => median(f(samples.get(m)!)));
+  printComparison({
+    title: `Observability cost (${ctx.runs} runs; berthd, Version on a warm channel; "on" samples every call, ${sink.spans()} spans exported)`,
+    subjects: modes,
+    ratios: [
+      [1, 0],
+      [2, 0],
+    ],
+    rows: [
+      {
+        metric: `round trip, median of ${LATENCY_CALLS} (µs)`,
+        values: per((s) => s.med),
+        digits: 0,
+      },
+      { metric: `round trip, p99 of ${LATENCY_CALLS} (µs)`, values: per((s) => s.p99), digits: 0 },
+    ],
+  });
+}
 
 type Listening = 'bound directly' | 'front door';
 
@@ -273,7 +384,10 @@ async function frontDoorCost(ctx: BenchContext): Promise<void> {
   printComparison({
     title: `gRPC front door cost (${ctx.runs} runs; one grpc-js server and client in this process, Version on a warm channel)`,
     subjects: modes,
-    ratios: [[1, 0]],
+    ratios: [
+      [1, 0],
+      [2, 0],
+    ],
     rows: [
       {
         metric: `round trip, median of ${LATENCY_CALLS} (µs)`,

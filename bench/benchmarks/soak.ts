@@ -11,7 +11,9 @@
 // yet collected), and what the removed containers left: shim servers, mounts,
 // pinned netns, cgroups and files named after them. Cycle counts come from
 // SOAK_TASK_CYCLES (default 300), SOAK_POD_CYCLES (default 100) and
-// SOAK_EVERY (default 50).
+// SOAK_EVERY (default 50). Heap snapshots only with SOAK_HEAP=1: writing one
+// grows the daemon's RSS by tens of MiB that glibc keeps, so a run that takes
+// them measures retained heap, and one that does not measures RSS.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -36,6 +38,8 @@ import { podConfig } from '../../test/helpers/cri.js';
 
 /** Directories where runc keeps container state for each daemon's shims (not under the daemon's own dir). */
 const RUNC_STATE = ['/run/berth/runc', '/run/containerd/runc'];
+
+const HEAP = process.env.SOAK_HEAP === '1';
 
 function positiveEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -131,7 +135,8 @@ async function soakTasks(ctx: BenchContext, cycles: number, every: number): Prom
   const rootfs = await benchRootfs(ctx.cleanup);
   const runs: Sample[][] = [];
   for (const [k, subject] of subjects.entries()) {
-    const heap = subject.daemon === 'berthd' ? await tempDir(ctx.cleanup, 'soak-heap-') : undefined;
+    const heap =
+      subject.daemon === 'berthd' && HEAP ? await tempDir(ctx.cleanup, 'soak-heap-') : undefined;
     const host: TaskHost = await startTaskHost(subject, rootfs, ctx.cleanup, {
       env: heap ? heapSnapshotOptions(heap.path) : undefined,
     });
@@ -204,7 +209,7 @@ async function soakPods(ctx: BenchContext, cycles: number, every: number): Promi
       return samples;
     },
     (label) => {
-      if (label !== 'Berth') return undefined;
+      if (label !== 'Berth' || !HEAP) return undefined;
       const dir = mkdtempSync(path.join(os.tmpdir(), 'soak-heap-'));
       ctx.cleanup.defer(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
       heapDirs.set(label, dir);

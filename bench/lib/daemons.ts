@@ -45,6 +45,8 @@ export interface StartOptions {
   readyTimeoutMs?: number;
   /** berthd only: the script to run (default BERTHD: the bundle when built). */
   script?: string;
+  /** berthd only: its config file's text (default empty: every default). */
+  config?: string;
 }
 
 const LOG_TAIL = 64 * 1024;
@@ -176,7 +178,7 @@ export function startBerthd(cleanup: Cleanup, opts: StartOptions = {}): Promise<
       const socket = path.join(dir, 'berth.sock');
       const config = path.join(dir, 'config.toml');
       // Explicit, so a /etc/berth/config.toml on the host cannot change what is measured.
-      await writeFile(config, '');
+      await writeFile(config, opts.config ?? '');
       return { command: process.execPath, args: berthdArgs(dir, config, opts.script), socket };
     },
     opts,

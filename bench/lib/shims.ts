@@ -149,13 +149,11 @@ export async function launchShim(
 
   try {
     const t0 = performance.now();
-    const started = await runShimStart(
-      inv,
-      undefined,
-      10_000,
-      Boolean(mode.inline || mode.spare),
-      mode.spare,
-    );
+    const started = await runShimStart(inv, {
+      timeoutMs: 10_000,
+      inline: Boolean(mode.inline || mode.spare),
+      spare: mode.spare,
+    });
     const startMs = performance.now() - t0;
     socket = started.socket.startsWith('\0') ? undefined : started.socket;
     client = await TtrpcClient.connect(started.socket, { timeoutMs: 2000 });

@@ -1,9 +1,9 @@
 // The kernel copies at most one page of mount data. A deep overlay chain's
 // lowerdir list overflows that, so (as containerd does) the mount is made from
 // the lowerdirs' common directory with relative lowerdirs. This module only
-// computes that form; core/mount/mount-all.ts performs the chdir and the mount.
+// computes that form; mount.ts performs the chdir and the mount.
 
-import type { Mount } from '../snapshots/types.js';
+import type { Mount } from './types.js';
 
 export const PAGE_SIZE = 4096;
 /** containerd compacts at page size minus this margin. */

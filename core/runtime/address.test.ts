@@ -1,3 +1,7 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   MAX_SOCKET_PATH,
@@ -6,6 +10,7 @@ import {
   daemonSocketDir,
   fromAddress,
   groupKey,
+  planShimSocket,
   shimSocketDir,
   socketPath,
   toAddress,
@@ -55,5 +60,33 @@ describe('shim addresses', () => {
     expect(ttrpcEventsAddress({ TTRPC_ADDRESS: '/t' }, '/a')).toBe('/t');
     expect(ttrpcEventsAddress({}, '/a')).toBe('/a.ttrpc');
     expect(ttrpcEventsAddress({}, '')).toBe('');
+  });
+
+  it("puts a pod's containers on their pod's shim socket, and sees whether it is served", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-shim-socket-'));
+    const server = net.createServer();
+    try {
+      const pod = { annotations: { 'io.kubernetes.cri.sandbox-id': 'pod1' } };
+      const plan = (id: string, spec?: { annotations?: Record<string, string> }) =>
+        planShimSocket({
+          daemonAddress: '/run/d.sock',
+          namespace: 'k8s.io',
+          id,
+          spec,
+          socketDir: dir,
+        });
+      const pause = await plan('pod1');
+      const app = await plan('app1', pod);
+      expect(app).toMatchObject({ group: 'pod1', socket: pause.socket, running: false });
+      expect(app.address).toBe(toAddress(pause.socket));
+      expect((await plan('other')).socket).not.toBe(pause.socket);
+
+      await new Promise<void>((resolve) => server.listen(pause.socket, resolve));
+      expect((await plan('app2', pod)).running).toBe(true);
+      expect((await plan('other')).running).toBe(false);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

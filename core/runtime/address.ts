@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import net from 'node:net';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -90,4 +91,36 @@ export function acceptsConnections(socket: string): Promise<boolean> {
     });
     s.once('error', () => resolve(false));
   });
+}
+
+/** Where a task's shim listens, and whether a shim serves there already. */
+export interface ShimSocketPlan {
+  /** The task's group: its pod (or explicit group), else the task itself. */
+  group: string;
+  socket: string;
+  /** `unix://<socket>`, what `start` prints and the bundle's `address` holds. */
+  address: string;
+  /** A shim of the group answers on the socket: it serves this task too. */
+  running: boolean;
+}
+
+/**
+ * The one decision of which shim serves a task, made the same way by the
+ * daemon (to skip a start when the group's shim runs) and by `berth-shim
+ * start` (to bind the socket, or hand over to the shim already on it): one
+ * socket per daemon address, namespace and group.
+ */
+export async function planShimSocket(o: {
+  /** The daemon's address (the shim's -address). */
+  daemonAddress: string;
+  namespace: string;
+  id: string;
+  /** The task's OCI spec; its annotations name the group. */
+  spec: { annotations?: Record<string, string> } | undefined;
+  socketDir: string;
+}): Promise<ShimSocketPlan> {
+  const group = groupKey(o.spec, o.id);
+  const socket = socketPath(o.daemonAddress, o.namespace, group, o.socketDir);
+  const running = fs.existsSync(socket) && (await acceptsConnections(socket));
+  return { group, socket, address: toAddress(socket), running };
 }

@@ -9,8 +9,9 @@
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { BerthError, errAlreadyExists, errFailedPrecondition } from '../errors/catalogue.js';
-import { MNT, S_IF, mknod, umount2 } from '../../native/index.js';
+import { BerthError, errAlreadyExists } from '../errors/catalogue.js';
+import { unmountAll } from '../mount/index.js';
+import { S_IF, mknod } from '../../native/index.js';
 
 export const ADDRESS_FILE = 'address';
 export const SHIM_BINARY_PATH_FILE = 'shim-binary-path';
@@ -142,18 +143,5 @@ export class Bundle {
     }
     await fs.rm(this.path, { recursive: true, force: true });
     await fs.rm(this.workDir, { recursive: true, force: true });
-  }
-}
-
-/** Detaches every mount stacked on target; stops at EINVAL (not a mount point) or ENOENT. */
-export function unmountAll(target: string): void {
-  for (let i = 0; i < 64; i++) {
-    try {
-      umount2(target, MNT.DETACH | MNT.UMOUNT_NOFOLLOW);
-    } catch (err) {
-      const code = errnoOf(err);
-      if (code === 'EINVAL' || code === 'ENOENT') return;
-      throw errFailedPrecondition(`unmount ${target}: ${(err as Error).message}`);
-    }
   }
 }

@@ -77,17 +77,23 @@ function killGroup(child: ShimChild): void {
   }
 }
 
-function run(
-  inv: ShimInvocation,
-  args: string[],
-  input: Uint8Array,
-  timeoutMs: number,
-  what: string,
+interface RunOptions {
+  inv: ShimInvocation;
+  /** The shim's flags and subcommand. */
+  args: string[];
+  /** Written to the shim's stdin (the runtime options of `start`). */
+  input: Uint8Array;
+  timeoutMs: number;
+  /** What runs, for errors: `shim start`, `shim delete`. */
+  what: string;
   /** Done at end-of-file on stdout and stderr, without waiting for exit (inline start). */
-  untilEof = false,
+  untilEof?: boolean;
   /** A spare `start` already running: it gets the arguments on stdin instead of `input`. */
-  spare?: ShimChild,
-): Promise<RunResult> {
+  spare?: ShimChild;
+}
+
+function run(o: RunOptions): Promise<RunResult> {
+  const { inv, args, timeoutMs, what, untilEof = false, spare } = o;
   if (spare && (spare.exitCode !== null || spare.signalCode !== null)) {
     // Died after it was taken: its 'close' may have fired already and would
     // never reach a listener added now. Report it as a start that read nothing.
@@ -115,9 +121,9 @@ function run(
         // Its own process group, as containerd starts shims (Setpgid).
         detached: true,
       });
-    if (spare) {
-      input = Buffer.from(formatAssignment({ args, env: shimEnv(inv), cwd: inv.bundlePath }));
-    }
+    const input = spare
+      ? Buffer.from(formatAssignment({ args, env: shimEnv(inv), cwd: inv.bundlePath }))
+      : o.input;
     const out: Buffer[] = [];
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -205,21 +211,31 @@ export function dialTarget(address: string): string {
   return address.startsWith('unix://') ? address.slice('unix://'.length) : `\0${address}`;
 }
 
-export async function runShimStart(
-  inv: ShimInvocation,
-  options: Any | undefined,
-  timeoutMs: number,
+export interface ShimStartOptions {
+  /** Runtime options, written to `start`'s stdin. */
+  runtimeOptions?: Any;
+  timeoutMs: number;
   /** The shim supports inline start (Berth's own): one process instead of two. */
-  inline = false,
+  inline?: boolean;
   /** A spare of this shim to use instead of a new process (inline only). */
-  spare?: ShimChild,
-): Promise<StartedShim> {
-  const input = options ? Any.encode(options).finish() : new Uint8Array();
-  const args = [...flags(inv), 'start'];
-  let r = await run(inv, args, input, timeoutMs, 'shim start', inline, inline ? spare : undefined);
-  if (spare && inline && r.code !== 0 && r.stdout.length === 0 && r.stderr === '') {
+  spare?: ShimChild;
+}
+
+export async function runShimStart(inv: ShimInvocation, o: ShimStartOptions): Promise<StartedShim> {
+  const inline = o.inline ?? false;
+  const spare = inline ? o.spare : undefined;
+  const start: RunOptions = {
+    inv,
+    args: [...flags(inv), 'start'],
+    input: o.runtimeOptions ? Any.encode(o.runtimeOptions).finish() : new Uint8Array(),
+    timeoutMs: o.timeoutMs,
+    what: 'shim start',
+    untilEof: inline,
+  };
+  let r = await run({ ...start, spare });
+  if (spare && r.code !== 0 && r.stdout.length === 0 && r.stderr === '') {
     // The spare died before it read its assignment (killed meanwhile): start afresh.
-    r = await run(inv, args, input, timeoutMs, 'shim start', inline);
+    r = await run(start);
   }
   const stdout = r.stdout.toString();
   if (r.code !== 0) {
@@ -242,13 +258,13 @@ export async function runShimDelete(
   inv: ShimInvocation,
   timeoutMs: number,
 ): Promise<ShimDeleteResult> {
-  const r = await run(
+  const r = await run({
     inv,
-    [...flags(inv), '-bundle', inv.bundlePath, 'delete'],
-    new Uint8Array(),
+    args: [...flags(inv), '-bundle', inv.bundlePath, 'delete'],
+    input: new Uint8Array(),
     timeoutMs,
-    'shim delete',
-  );
+    what: 'shim delete',
+  });
   if (r.code !== 0) {
     const why = r.signal ? `signal ${r.signal}` : `exit status ${r.code}`;
     throw new BerthError(

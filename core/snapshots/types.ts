@@ -2,6 +2,8 @@
 // snapshotter only keeps directories and records and hands out mounts; it never
 // mounts anything itself.
 
+import type { Mount } from '../mount/types.js';
+
 /** Snapshot kinds, numbered as containerd's snapshots API. */
 export const Kind = {
   View: 1,
@@ -38,12 +40,7 @@ export interface Usage {
   inodes: number;
 }
 
-export interface Mount {
-  type: string;
-  source: string;
-  target?: string;
-  options: string[];
-}
+export type { Mount };
 
 export interface SnapshotOptions {
   labels?: Record<string, string>;

@@ -2,7 +2,14 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { BerthError, errFailedPrecondition, errNotFound, isBerthError } from '../errors/catalogue.js';
+import {
+  BerthError,
+  errFailedPrecondition,
+  errNotFound,
+  isBerthError,
+} from '../errors/catalogue.js';
+import { withActiveSpan } from '../tracing/active-span.js';
+import { Tracer } from '../tracing/tracer.js';
 import { makeClient, TtrpcClient, type TypedClient } from './client.js';
 import { decodeRequest, encodeResponse } from './envelope.js';
 import {
@@ -109,6 +116,23 @@ describe('TtrpcClient unary calls', () => {
       ]),
     );
     expect(seen[0]!.deadline).toBeGreaterThanOrEqual(before + 59_000);
+  });
+
+  it('carries the active span as traceparent/tracestate, unless the caller set its own', async () => {
+    const span = new Tracer({ export: () => {} }).startSpan('daemon call', {
+      parent: { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), sampled: true, traceState: 'k=v' },
+    });
+    await notes.echo({ text: 'plain', count: 0 });
+    await withActiveSpan(span, async () => {
+      await notes.echo({ text: 'traced', count: 0 });
+      await notes.echo({ text: 'own', count: 0 }, { metadata: { traceparent: 'mine' } });
+    });
+    expect(seen[0]!.metadata.get('traceparent')).toBeUndefined();
+    expect(seen[1]!.metadata.get('traceparent')).toEqual([
+      `00-${'a'.repeat(32)}-${span.context.spanId}-01`,
+    ]);
+    expect(seen[1]!.metadata.get('tracestate')).toEqual(['k=v']);
+    expect(seen[2]!.metadata.get('traceparent')).toEqual(['mine']);
   });
 
   it('times out locally and the handler sees the abort', async () => {

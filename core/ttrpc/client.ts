@@ -6,6 +6,7 @@ import {
   errFailedPrecondition,
   fromStatus,
 } from '../errors/catalogue.js';
+import { activeTraceHeaders } from '../tracing/active-span.js';
 import type { RequestOf, ResponseOf, ServiceDefinition } from './definition.js';
 import { decodeResponse, encodeRequest, type KeyValue } from './envelope.js';
 import { Flags, FrameReader, MessageType, encodeFrame, oversizedMessage } from './frame.js';
@@ -333,13 +334,19 @@ class ClientCall implements ClientStream {
 }
 
 function metadataEntries(md: Metadata | undefined): KeyValue[] {
-  if (!md) return [];
-  const entries = md instanceof Map ? [...md.entries()] : Object.entries(md);
+  const entries = !md ? [] : md instanceof Map ? [...md.entries()] : Object.entries(md);
   const out: KeyValue[] = [];
   for (const [key, value] of entries) {
     const k = key.toLowerCase();
     if (typeof value === 'string') out.push({ key: k, value });
     else for (const v of value) out.push({ key: k, value: v });
+  }
+  // A call made under a traced span hands the trace to the server, in the
+  // W3C headers containerd's shims read from ttrpc metadata.
+  const trace = activeTraceHeaders();
+  if (trace && !out.some((kv) => kv.key === 'traceparent')) {
+    out.push({ key: 'traceparent', value: trace.traceparent });
+    if (trace.tracestate) out.push({ key: 'tracestate', value: trace.tracestate });
   }
   return out;
 }

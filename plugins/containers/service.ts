@@ -24,6 +24,8 @@ import type { Publisher } from '../daemon/publisher.js';
 import { lookupLabel, parseFilters } from '../../core/filters/index.js';
 import type { Container, ContainerStore, NewContainer } from '../../core/metadata/containers.js';
 import type { CallContext } from '../server/context.js';
+import type { ContainersService } from '../../api/gen/containerd/services/containers/v1/containers.js';
+import type { LocalServiceOf } from '../server/types.js';
 
 export function containerToProto(c: Container): PbContainer {
   return {
@@ -81,7 +83,7 @@ function adaptor(c: Container) {
 }
 
 /** Local containers service: records in metadata, /containers/* events. */
-export class ContainersLocal {
+export class ContainersLocal implements LocalServiceOf<ContainersService> {
   constructor(
     private readonly store: ContainerStore,
     private readonly events: Publisher,

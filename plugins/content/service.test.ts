@@ -83,10 +83,7 @@ describe('content service over gRPC', () => {
       publish: (ns, topic, event) => void published.push({ ns, topic, event }),
     });
     server = new Server();
-    server.addService(
-      ContentService,
-      adaptService('containerd.services.content.v1.Content', ContentService, local as never),
-    );
+    server.addService(ContentService, adaptService(ContentService, local));
     const sock = `unix://${dir}/s.sock`;
     await new Promise<void>((res, rej) =>
       server.bindAsync(sock, ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())),

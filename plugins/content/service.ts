@@ -34,6 +34,8 @@ import type { CallContext } from '../server/context.js';
 import { parseDigest } from '../../core/content/digest.js';
 import type { ContentInfo, ContentMetadataStore } from '../../core/metadata/content.js';
 import { READ_CHUNK_SIZE, type IngestStatus } from '../../core/content/store.js';
+import type { ContentService } from '../../api/gen/containerd/services/content/v1/content.js';
+import type { LocalServiceOf } from '../server/types.js';
 
 // containerd sends List results in blocks of this many infos.
 const LIST_BLOCK = 100;
@@ -69,7 +71,7 @@ function checkDigest(digest: string): void {
 }
 
 /** Local content service (containerd.services.content.v1.Content semantics). */
-export class ContentLocal {
+export class ContentLocal implements LocalServiceOf<ContentService> {
   constructor(
     private readonly store: ContentMetadataStore,
     private readonly events: Publisher,

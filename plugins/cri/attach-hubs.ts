@@ -5,7 +5,7 @@
 
 import { Writable } from 'node:stream';
 import type { FifoSet } from '../../core/runtime/fifo-io.js';
-import type { TaskManager } from '../tasks/manager.js';
+import type { TaskRuntime } from '../../core/runtime/task.js';
 import { AttachHub } from '../streaming/index.js';
 import { CRI_NAMESPACE } from './image-store.js';
 
@@ -20,7 +20,7 @@ export interface ContainerStdio {
 export class ContainerAttachHubs {
   private readonly hubs = new Map<string, AttachHub>();
 
-  constructor(private readonly manager: TaskManager) {}
+  constructor(private readonly tasks: TaskRuntime) {}
 
   get(id: string): AttachHub | undefined {
     return this.hubs.get(id);
@@ -34,10 +34,8 @@ export class ContainerAttachHubs {
       stdinOnce: s.stdinOnce,
       tty: s.tty,
       onResize: (size) => {
-        const t = this.manager.find(CRI_NAMESPACE, s.id);
-        void t?.task
-          .resizePty({ id: s.id, execId: '', width: size.width, height: size.height }, t.opts())
-          .catch(() => {});
+        const t = this.tasks.find(CRI_NAMESPACE, s.id);
+        void t?.resize(size.width, size.height).catch(() => {});
       },
     });
     this.hubs.set(s.id, hub);
@@ -86,8 +84,10 @@ export class ContainerAttachHubs {
       final: (cb) => {
         void (async () => {
           await s.fifo.closeStdin();
-          const t = this.manager.find(CRI_NAMESPACE, s.id);
-          await t?.task.closeIO({ id: s.id, execId: '', stdin: true }, t.opts()).catch(() => {});
+          await this.tasks
+            .find(CRI_NAMESPACE, s.id)
+            ?.closeIO()
+            .catch(() => {});
         })().then(() => cb());
       },
     });

@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import { errInternal, errNotFound } from '../../core/errors/catalogue.js';
 import { RuntimeServiceService } from '../../api/gen/cri/runtime/v1/api.js';
 import type { CallContext } from '../server/context.js';
-import type { LocalMethod, LocalService } from '../server/grpc-adapter.js';
 import { requestFields, withCallLogging } from './call-logging.js';
 
 function capture() {
@@ -20,8 +19,8 @@ function capture() {
 
 const ctx: CallContext = { namespace: 'k8s.io', signal: new AbortController().signal };
 const flush = () => new Promise((r) => setImmediate(r));
-const call = (svc: LocalService, method: string, req: object) =>
-  (svc[method] as LocalMethod)(req, ctx);
+type Methods = Record<string, (req: object, ctx: CallContext) => unknown>;
+const call = (svc: Methods, method: string, req: object) => svc[method]!(req, ctx);
 
 describe('CRI call logging', () => {
   const impl = {
@@ -37,7 +36,7 @@ describe('CRI call logging', () => {
     async version() {
       return { version: '0.1.0' };
     },
-  } as unknown as LocalService;
+  } as unknown as Methods;
 
   it('logs an Internal failure as an error with the RPC, the pod and container ids and the cause', async () => {
     const { lines, log } = capture();

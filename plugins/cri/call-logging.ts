@@ -7,7 +7,6 @@ import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { StatusCode, toStatus } from '../../core/errors/catalogue.js';
 import type { CallContext } from '../server/context.js';
-import type { LocalService } from '../server/grpc-adapter.js';
 
 const SERVER_FAULTS: ReadonlySet<number> = new Set([
   StatusCode.UNKNOWN,
@@ -53,15 +52,16 @@ export function requestFields(
  * `impl` with every method of `definition` logging its failures to `log`.
  * `podOf` finds a container's pod for calls that name only the container.
  */
-export function withCallLogging(
+export function withCallLogging<T extends object>(
   definition: ServiceDefinition,
-  impl: LocalService,
+  impl: T,
   log: Logger,
   podOf: (containerId: string) => string | undefined = () => undefined,
-): LocalService {
-  const out: LocalService = {};
+): T {
+  const methods = impl as Record<string, unknown>;
+  const out: Record<string, (req: unknown, ctx: CallContext) => unknown> = {};
   for (const [key, def] of Object.entries(definition)) {
-    const fn = impl[key] as ((req: unknown, ctx: CallContext) => unknown) | undefined;
+    const fn = methods[key] as ((req: unknown, ctx: CallContext) => unknown) | undefined;
     if (typeof fn !== 'function') continue;
     const rpc = def.path.split('/').pop() ?? key;
     const report = (req: unknown, err: unknown) => {
@@ -87,5 +87,5 @@ export function withCallLogging(
       return res; // response streams end with their own status
     };
   }
-  return out;
+  return out as T;
 }

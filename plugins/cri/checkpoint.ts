@@ -69,23 +69,17 @@ export async function checkpointContainer(
       const work = path.join(dir, 'work');
       await fsp.mkdir(images, { recursive: true });
       await fsp.mkdir(work);
-      const t = rt.d.manager.get(CRI_NAMESPACE, c.id);
-      await t.task
-        .checkpoint(
-          {
-            id: c.id,
-            path: images,
-            options: packAny('containerd.runc.v1.CheckpointOptions', CheckpointOptions, {
-              ...CheckpointOptions.fromJSON({}),
-              imagePath: images,
-              workPath: work,
-            }),
-          },
-          t.opts({
-            signal: req.signal,
-            timeoutMs: req.timeoutS > 0 ? req.timeoutS * 1000 : undefined,
-          }),
-        )
+      const options = packAny('containerd.runc.v1.CheckpointOptions', CheckpointOptions, {
+        ...CheckpointOptions.fromJSON({}),
+        imagePath: images,
+        workPath: work,
+      });
+      await rt.d.tasks
+        .get(CRI_NAMESPACE, c.id)
+        .checkpoint(images, options, {
+          signal: req.signal,
+          timeoutMs: req.timeoutS > 0 ? req.timeoutS * 1000 : undefined,
+        })
         .catch((err: unknown) => explainDumpFailure(err, work));
       await writeMetadata(rt, c, status(), path.join(dir, 'archive'), work);
       await writeArchive(path.join(dir, 'archive'), location);

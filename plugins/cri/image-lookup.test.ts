@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isBerthError } from '../../core/errors/catalogue.js';
-import { type LookupImage, lookupImage } from './image-lookup.js';
+import { type LookupImage, catalogOf, lookupImage } from './image-lookup.js';
 
 const hex = (c: string, prefix = '') => prefix + c.repeat(64 - prefix.length);
 
@@ -25,7 +25,7 @@ const pause: LookupImage = {
   manifestDigest: `sha256:${hex('5')}`,
 };
 const images = [busybox, pause];
-const find = (ref: string) => lookupImage(images, ref)?.id;
+const find = (ref: string) => lookupImage(catalogOf(images), ref)?.id;
 
 describe('CRI image references', () => {
   it('resolves names, short names and tags with docker.io/library filled in', () => {
@@ -86,11 +86,11 @@ describe('CRI image references', () => {
       targets: { 'docker.io/library/abc:latest': `sha256:${hex('8')}` },
       manifestDigest: `sha256:${hex('8')}`,
     };
-    expect(lookupImage([...images, named], 'abc')?.id).toBe(named.id);
+    expect(lookupImage(catalogOf([...images, named]), 'abc')?.id).toBe(named.id);
   });
 
   it('matches a record stored under a short name', () => {
     const short: LookupImage = { ...busybox, names: ['busybox:1.36'], targets: {} };
-    expect(lookupImage([short], 'docker.io/library/busybox:1.36')).toBe(short);
+    expect(lookupImage(catalogOf([short]), 'docker.io/library/busybox:1.36')).toBe(short);
   });
 });

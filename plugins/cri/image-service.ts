@@ -1,10 +1,9 @@
-// runtime.v1.ImageService over the images, content and snapshot stores in the
-// k8s.io namespace; PullImage goes to the registries in-process.
+// runtime.v1.ImageService over the CRI's image store in the k8s.io namespace:
+// lookups from its in-memory index, PullImage to the registries in-process.
 
 import fs from 'node:fs/promises';
-import { errInternal, errInvalidArgument } from '../../core/errors/catalogue.js';
+import { errInvalidArgument } from '../../core/errors/catalogue.js';
 import type {
-  Image,
   ImageFsInfoResponse,
   ImageStatusRequest,
   ImageStatusResponse,
@@ -14,38 +13,16 @@ import type {
   PullImageResponse,
   RemoveImageRequest,
 } from '../../api/gen/cri/runtime/v1/api.js';
-import { parseNumericUser } from '../../core/oci/index.js';
 import type { CallContext } from '../server/context.js';
-import { pullImage } from './image-pull.js';
-import { type CriImageStore, type ResolvedImage, isDigestRef, repository } from './image-store.js';
+import type { LocalServiceOf } from '../server/types.js';
+import type { ImageServiceService } from '../../api/gen/cri/runtime/v1/api.js';
+import type { ImageServiceUnimplemented } from './unimplemented.js';
+import type { CriImageStore } from './image-store.js';
 
-export function toCriImage(r: ResolvedImage): Image {
-  const tags = r.names.filter((n) => !isDigestRef(n));
-  // What each name was recorded at (an index for multi-platform pulls), as containerd reports it.
-  const digests = [
-    ...new Set(r.names.map((n) => `${repository(n)}@${r.targets[n] ?? r.manifestDigest}`)),
-  ];
-  const user = r.config.User ?? '';
-  const numeric = user ? parseNumericUser(user.split(':')[0]!) : undefined;
-  return {
-    id: r.id,
-    repoTags: tags,
-    repoDigests: digests,
-    size: BigInt(r.size),
-    uid: numeric ? { value: BigInt(numeric.uid) } : undefined,
-    username: numeric ? '' : user.split(':')[0]!,
-    spec: {
-      image: r.id,
-      annotations: {},
-      userSpecifiedImage: '',
-      runtimeHandler: '',
-      imageRef: r.id,
-    },
-    pinned: false,
-  };
-}
-
-export class CriImageService {
+export class CriImageService implements LocalServiceOf<
+  ImageServiceService,
+  ImageServiceUnimplemented
+> {
   constructor(
     private readonly images: CriImageStore,
     /** Directories whose usage ImageFsInfo reports (content and snapshots). */
@@ -58,9 +35,9 @@ export class CriImageService {
     const want = req.filter?.image?.image;
     if (want) {
       const one = await this.images.find(want);
-      return { images: one ? [toCriImage(one)] : [] };
+      return { images: one ? [one.cri] : [] };
     }
-    return { images: (await this.images.listResolved()).map(toCriImage) };
+    return { images: (await this.images.list()).map((i) => i.cri) };
   }
 
   async imageStatus(req: ImageStatusRequest): Promise<ImageStatusResponse> {
@@ -70,25 +47,23 @@ export class CriImageService {
     const info: Record<string, string> = {};
     if (req.verbose) {
       info.info = JSON.stringify({
-        chainID: r.chainIds[r.chainIds.length - 1] ?? '',
+        chainID: r.chainIds.at(-1) ?? '',
         imageSpec: r.config,
         manifest: r.manifestDigest,
       });
     }
-    return { image: toCriImage(r), info };
+    return { image: r.cri, info };
   }
 
   /** Pulls into k8s.io through the configured registry hosts; answers the image id. */
   async pullImage(req: PullImageRequest, ctx: CallContext): Promise<PullImageResponse> {
     const ref = req.image?.image;
     if (!ref) throw errInvalidArgument('image.image is required');
-    const pulled = await pullImage(this.images, ref, {
+    const img = await this.images.pull(ref, {
       hostsDir: this.registryConfigPath,
       auth: req.auth,
       signal: ctx.signal,
     });
-    const img = await this.images.find(pulled.name);
-    if (!img) throw errInternal(`image ${pulled.name} was pulled but cannot be read back`);
     return { imageRef: img.id };
   }
 
@@ -96,8 +71,7 @@ export class CriImageService {
   async removeImage(req: RemoveImageRequest): Promise<object> {
     if (!req.image?.image) throw errInvalidArgument('image.image is required');
     const r = await this.images.find(req.image.image);
-    if (!r) return {};
-    for (const n of r.names) await this.images.deleteRecord(n);
+    if (r) await this.images.remove(r);
     return {};
   }
 

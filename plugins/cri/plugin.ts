@@ -5,15 +5,16 @@
 import path from 'node:path';
 import type { Server } from '@grpc/grpc-js';
 import { ImageServiceService, RuntimeServiceService } from '../../api/gen/cri/runtime/v1/api.js';
-import type { ContentMetadataStore } from '../content/index.js';
+import { ContentStoreRef } from '../content/plugin.js';
 import { PluginType, type Registration } from '../daemon/types.js';
-import type { DiffLocal } from '../diff/service.js';
-import type { ImagesLocal } from '../images/index.js';
-import type { LeaseStore } from '../../core/metadata/leases.js';
-import type { MetadataDB } from '../../core/metadata/db.js';
-import { type LocalService, adaptService } from '../server/grpc-adapter.js';
-import { getSnapshotService } from '../snapshots/plugin.js';
-import type { TaskManager } from '../tasks/manager.js';
+import { DiffServiceRef } from '../diff/plugin.js';
+import { ExchangeRef } from '../events/plugin.js';
+import { ImagesServiceRef } from '../images/plugin.js';
+import { LeaseManagerRef } from '../leases/plugin.js';
+import { MetadataRef } from '../metadata/plugin.js';
+import { adaptService } from '../server/grpc-adapter.js';
+import { SnapshotServiceRef } from '../snapshots/plugin.js';
+import { TaskManagerRef } from '../tasks/plugin.js';
 import { withCallLogging } from './call-logging.js';
 import { CniRuntime } from './cni.js';
 import { type CriConfig, defaultCriConfig } from './config.js';
@@ -25,6 +26,7 @@ import { CriStats } from './stats.js';
 import { CriStore } from './store.js';
 import { startCriStreaming } from './streaming-setup.js';
 import { withStreamingCalls } from './streaming-service.js';
+import { IMAGE_SERVICE_UNIMPLEMENTED, RUNTIME_SERVICE_UNIMPLEMENTED } from './unimplemented.js';
 
 export const criPlugin: Registration<CriConfig> = {
   type: PluginType.GRPC,
@@ -34,8 +36,9 @@ export const criPlugin: Registration<CriConfig> = {
     PluginType.Metadata,
     PluginType.Content,
     PluginType.Service,
-    PluginType.Snapshotter,
+    PluginType.Internal,
     PluginType.Lease,
+    PluginType.Event,
   ],
   config: defaultCriConfig,
   async init(ctx) {
@@ -45,22 +48,27 @@ export const criPlugin: Registration<CriConfig> = {
       cni: { ...defaultCriConfig.cni, ...ctx.config.cni },
       runtime_handlers: { ...defaultCriConfig.runtime_handlers, ...ctx.config.runtime_handlers },
     };
-    const snapshots = getSnapshotService(ctx);
+    const snapshots = ctx.get(SnapshotServiceRef);
     const snapshotter = snapshots.snapshotter('overlayfs');
-    const content = ctx.get<ContentMetadataStore>(PluginType.Content, 'content');
+    const content = ctx.get(ContentStoreRef);
     const images = new CriImageStore({
-      images: ctx.get<ImagesLocal>(PluginType.Service, 'images-service'),
+      images: ctx.get(ImagesServiceRef),
       content,
       snapshotter,
       snapshotterName: 'overlayfs',
-      leases: ctx.get<LeaseStore>(PluginType.Lease, 'manager'),
-      diff: ctx.get<DiffLocal>(PluginType.Service, 'diff-service'),
+      leases: ctx.get(LeaseManagerRef),
+      diff: ctx.get(DiffServiceRef),
+      sandboxImage: config.sandbox_image,
+      log: ctx.log,
     });
+    // Before the runtime recovers or serves: every image lookup goes through the index.
+    const imageIndex = await images.watch(ctx.get(ExchangeRef));
+    ctx.onClose(() => imageIndex.close());
     const runtime = new CriRuntime({
       config,
       store: new CriStore(ctx.root),
-      manager: ctx.get<TaskManager>(PluginType.Runtime, 'task'),
-      containers: ctx.get<MetadataDB>(PluginType.Metadata).containers,
+      tasks: ctx.get(TaskManagerRef),
+      containers: ctx.get(MetadataRef).containers,
       snapshotter,
       images,
       cni: new CniRuntime(config.cni.bin_dirs, config.cni.conf_dir),
@@ -72,7 +80,7 @@ export const criPlugin: Registration<CriConfig> = {
     await runtime.recover();
     const stats = new CriStats({
       store: runtime.d.store,
-      manager: runtime.d.manager,
+      manager: ctx.get(TaskManagerRef),
       snapshotter,
       snapshotRoot: path.join(ctx.daemon.root, 'io.berth.snapshotter.v1.overlayfs'),
     });
@@ -86,29 +94,25 @@ export const criPlugin: Registration<CriConfig> = {
       config.registry_config_path,
     );
     ctx.meta.exports.cniConfDir = config.cni.conf_dir;
+    const runtimeImpl = adaptService(
+      RuntimeServiceService,
+      withCallLogging(
+        RuntimeServiceService,
+        withStreamingCalls(runtimeService, streaming.service),
+        ctx.log,
+        (id) => runtime.d.store.containers.find(id)?.sandboxId,
+      ),
+      RUNTIME_SERVICE_UNIMPLEMENTED,
+    );
+    const imageImpl = adaptService(
+      ImageServiceService,
+      withCallLogging(ImageServiceService, imageService, ctx.log),
+      IMAGE_SERVICE_UNIMPLEMENTED,
+    );
     return {
       registerGrpc(server: Server) {
-        server.addService(
-          RuntimeServiceService,
-          adaptService(
-            'runtime.v1.RuntimeService',
-            RuntimeServiceService,
-            withCallLogging(
-              RuntimeServiceService,
-              withStreamingCalls(runtimeService, streaming.service) as unknown as LocalService,
-              ctx.log,
-              (id) => runtime.d.store.containers.find(id)?.sandboxId,
-            ),
-          ),
-        );
-        server.addService(
-          ImageServiceService,
-          adaptService(
-            'runtime.v1.ImageService',
-            ImageServiceService,
-            withCallLogging(ImageServiceService, imageService as unknown as LocalService, ctx.log),
-          ),
-        );
+        server.addService(RuntimeServiceService, runtimeImpl);
+        server.addService(ImageServiceService, imageImpl);
       },
     };
   },

@@ -57,6 +57,10 @@ import {
 } from '../../api/gen/cri/runtime/v1/api.js';
 import { VERSION } from '../../core/version.js';
 import type { CallContext } from '../server/context.js';
+import type { LocalServiceOf } from '../server/types.js';
+import type { RuntimeServiceService } from '../../api/gen/cri/runtime/v1/api.js';
+import type { CriStreamingCall } from './streaming-service.js';
+import type { RuntimeServiceUnimplemented } from './unimplemented.js';
 import { checkpointContainer } from './checkpoint.js';
 import { availableHandlers } from './config.js';
 import { CriMetrics, metricDescriptors } from './metrics.js';
@@ -88,7 +92,10 @@ function matchLabels(
   return Object.entries(selector ?? {}).every(([k, v]) => labels[k] === v);
 }
 
-export class CriRuntimeService {
+export class CriRuntimeService implements Omit<
+  LocalServiceOf<RuntimeServiceService, RuntimeServiceUnimplemented>,
+  CriStreamingCall
+> {
   /** The pod CIDR the kubelet last sent with UpdateRuntimeConfig. */
   private podCidr = '';
   private readonly metrics: CriMetrics;

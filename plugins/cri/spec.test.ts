@@ -6,7 +6,7 @@ import {
   PodSandboxConfig,
 } from '../../api/gen/cri/runtime/v1/api.js';
 import { type Spec, defaultSpec } from '../../core/oci/index.js';
-import type { ResolvedImage } from './image-store.js';
+import type { CriImage } from './image-index.js';
 import { type HugepageHandling, applyResources, containerSpec, hugepageHandling } from './spec.js';
 
 const WITH_HUGETLB = new Set(['cpu', 'memory', 'hugetlb']);
@@ -66,11 +66,9 @@ describe('containerSpec', () => {
     manifestDigest: 'sha256:' + 'b'.repeat(64),
     manifest: { mediaType: '', digest: '', size: 0 },
     config: { Cmd: ['sh'] },
-    diffIds: [],
     chainIds: [],
-    layers: [],
     size: 0,
-  } as ResolvedImage;
+  } as unknown as CriImage;
 
   function spec(
     config: Record<string, unknown>,

@@ -43,7 +43,7 @@ import {
 } from '../../core/oci/index.js';
 import { hostCgroupControllers } from './cgroup-controllers.js';
 import type { CriConfig } from './config.js';
-import type { ResolvedImage } from './image-store.js';
+import type { CriImage } from './image-index.js';
 import { clampOomScoreAdj, seccompFor, withCriCapabilities } from './security.js';
 
 export const CRI_NAMESPACE = 'k8s.io';
@@ -86,7 +86,7 @@ function checkSysctls(sysctls: Record<string, string>, hostNet: boolean, hostIpc
 export interface SandboxSpecInput {
   id: string;
   config: PodSandboxConfig;
-  image: ResolvedImage;
+  image: CriImage;
   netnsPath?: string;
   shmPath?: string;
 }
@@ -154,7 +154,7 @@ export interface ContainerSpecInput {
   sandboxId: string;
   config: ContainerConfig;
   sandboxConfig: PodSandboxConfig;
-  image: ResolvedImage;
+  image: CriImage;
   imageName: string;
   /** The pause process, whose namespaces the container joins. */
   sandboxPid: number;
@@ -171,7 +171,7 @@ export interface ContainerSpecInput {
 }
 
 /** Entrypoint/cmd rules of the CRI: command replaces entrypoint (and cmd), args replace cmd. */
-export function processArgs(config: ContainerConfig, image: ResolvedImage['config']): string[] {
+export function processArgs(config: ContainerConfig, image: CriImage['config']): string[] {
   const entry = image.Entrypoint ?? [];
   const cmd = image.Cmd ?? [];
   if (config.command.length > 0) return [...config.command, ...config.args];

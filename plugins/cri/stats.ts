@@ -252,8 +252,7 @@ export class CriStats {
     const t = this.d.manager.find(CRI_NAMESPACE, id);
     if (!t) return undefined;
     try {
-      const r = await t.task.stats({ id }, t.opts({ timeoutMs: 5_000 }));
-      return sampleFromMetrics(r.stats, Date.now() * 1e6);
+      return sampleFromMetrics(await t.stats({ timeoutMs: 5_000 }), Date.now() * 1e6);
     } catch {
       return undefined; // exited between the listing and the read
     }
@@ -281,9 +280,9 @@ export class CriStats {
     const t = this.d.manager.find(CRI_NAMESPACE, c.id);
     if (!t) return {};
     const [pids, usage] = await Promise.all([
-      t.task
-        .pids({ id: c.id }, t.opts({ timeoutMs: 5_000 }))
-        .then((r) => r.processes.map((p) => p.pid))
+      t
+        .pids({ timeoutMs: 5_000 })
+        .then((ps) => ps.map((p) => p.pid))
         .catch(() => [] as number[]),
       this.d.snapshotter.usage(CRI_NAMESPACE, c.snapshotKey).catch(() => undefined),
     ]);

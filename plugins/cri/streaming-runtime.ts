@@ -1,15 +1,13 @@
-// How the streaming server reaches CRI containers: exec runs a process through
-// the container's shim with FIFOs for its stdio, attach joins the container's
+// How the streaming server reaches CRI containers: exec runs a process in the
+// container's task with FIFOs for its stdio, attach joins the container's
 // AttachHub, and port-forward connects inside the pod's network namespace.
 
-import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { errFailedPrecondition } from '../../core/errors/catalogue.js';
 import { FifoSet } from '../../core/runtime/fifo-io.js';
-import { OCI_PROCESS_TYPE_URL, packJson } from '../../core/protobuf/typeurl.js';
 import type { CommandStreams, StreamingRuntime } from '../streaming/index.js';
 import type { ContainerAttachHubs } from './attach-hubs.js';
+import { execSpec, newExecId } from './exec.js';
 import { CRI_NAMESPACE } from './image-store.js';
 import type { NetnsDialer } from './netns-dialer.js';
 import type { CriRuntime } from './runtime.js';
@@ -44,11 +42,11 @@ export class CriStreamingRuntime implements StreamingRuntime {
     streams: CommandStreams,
   ): Promise<{ exitCode: number }> {
     const rec = this.runningContainer(containerId);
-    const t = this.rt.d.manager.get(CRI_NAMESPACE, rec.id);
-    const spec = await this.rt.specOf(rec.id);
-    const execId = `exec-${randomBytes(8).toString('hex')}`;
+    const t = this.rt.d.tasks.get(CRI_NAMESPACE, rec.id);
+    const spec = await execSpec(this.rt, rec.id, cmd, streams.tty);
+    const execId = newExecId();
     const fifo = FifoSet.create(execId, {
-      root: path.join(this.rt.d.stateDir, 'fifo'),
+      root: this.rt.fifoRoot,
       stdin: streams.stdin !== undefined,
       terminal: streams.tty,
     });
@@ -61,45 +59,25 @@ export class CriStreamingRuntime implements StreamingRuntime {
     };
     pipeOut(fifo.stdout, streams.stdout);
     if (!streams.tty) pipeOut(fifo.stderr, streams.stderr);
-    const call = t.opts();
     let started = false;
     try {
-      await t.task.exec(
-        {
-          id: rec.id,
-          execId,
-          terminal: streams.tty,
-          stdin: fifo.paths.stdin,
-          stdout: fifo.paths.stdout,
-          stderr: fifo.paths.stderr,
-          spec: packJson(OCI_PROCESS_TYPE_URL, {
-            ...spec.process,
-            args: cmd,
-            terminal: streams.tty,
-          }),
-        },
-        call,
-      );
+      const proc = await t.exec(execId, spec, fifo.paths);
       this.execs.add(execId);
-      const waiting = t.task.wait({ id: rec.id, execId }, call);
+      const waiting = proc.wait();
       waiting.catch(() => {});
       const kill = () => {
-        void t.task.kill({ id: rec.id, execId, signal: 9, all: false }, call).catch(() => {});
+        void proc.kill(9).catch(() => {});
       };
       streams.signal.addEventListener('abort', kill, { once: true });
       try {
-        await t.task.start({ id: rec.id, execId }, call);
+        await proc.start();
         started = true;
         fifo.detach();
         if (streams.signal.aborted) kill();
-        this.pumpStdin(streams, fifo, () =>
-          t.task.closeIO({ id: rec.id, execId, stdin: true }, call).then(() => undefined),
-        );
+        this.pumpStdin(streams, fifo, () => proc.closeIO());
         void (async () => {
           for await (const size of streams.resize) {
-            await t.task
-              .resizePty({ id: rec.id, execId, width: size.width, height: size.height }, call)
-              .catch(() => {});
+            await proc.resize(size.width, size.height).catch(() => {});
           }
         })();
         const exit = await waiting;
@@ -111,7 +89,10 @@ export class CriStreamingRuntime implements StreamingRuntime {
       // Output drains in the background (bounded), then the shim forgets the process.
       void (async () => {
         await fifo.close(started ? EXEC_DRAIN_MS : 0).catch(() => {});
-        await t.task.delete({ id: rec.id, execId }, call).catch(() => {});
+        await t
+          .process(execId)
+          .delete()
+          .catch(() => {});
         this.execs.delete(execId);
       })();
     }

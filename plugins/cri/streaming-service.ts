@@ -11,10 +11,18 @@ import type {
   PortForwardRequest,
   PortForwardResponse,
 } from '../../api/gen/cri/runtime/v1/api.js';
+import type { RuntimeServiceService } from '../../api/gen/cri/runtime/v1/api.js';
+import type { LocalServiceOf } from '../server/types.js';
 import type { StreamingServer } from '../streaming/index.js';
 import type { CriRuntime } from './runtime.js';
 
-export class CriStreamingService {
+/** The RuntimeService calls served by CriStreamingService rather than CriRuntimeService. */
+export type CriStreamingCall = 'exec' | 'attach' | 'portForward';
+
+export class CriStreamingService implements Pick<
+  LocalServiceOf<RuntimeServiceService>,
+  CriStreamingCall
+> {
   constructor(
     private readonly rt: CriRuntime,
     private readonly server: StreamingServer,
@@ -64,13 +72,16 @@ export class CriStreamingService {
  * One service object for the gRPC adapter: the streaming calls from `streaming`,
  * everything else from `base`, each bound to its own object.
  */
-export function withStreamingCalls<T extends object>(base: T, streaming: CriStreamingService): T {
+export function withStreamingCalls<T extends object>(
+  base: T,
+  streaming: CriStreamingService,
+): T & Pick<CriStreamingService, CriStreamingCall> {
   const own: Record<string, unknown> = {
     exec: streaming.exec.bind(streaming),
     attach: streaming.attach.bind(streaming),
     portForward: streaming.portForward.bind(streaming),
   };
-  return new Proxy(base, {
+  return new Proxy(base as T & Pick<CriStreamingService, CriStreamingCall>, {
     get(target, key, receiver) {
       if (typeof key === 'string' && key in own) return own[key];
       const v = Reflect.get(target, key, receiver) as unknown;

@@ -29,7 +29,7 @@ export function streamServerPort(cfg: CriConfig): number {
 }
 
 export async function startCriStreaming(rt: CriRuntime, cfg: CriConfig): Promise<CriStreaming> {
-  const hubs = new ContainerAttachHubs(rt.d.manager);
+  const hubs = new ContainerAttachHubs(rt.d.tasks);
   const dialer = new NetnsDialer();
   const onStdio = (s: ContainerStdio) => hubs.register(s);
   const onEvent = (e: { kind: ContainerEventKind; id: string }) => {

@@ -21,8 +21,30 @@ describe('daemon config', () => {
     [{ root: 'relative' }, /absolute/],
     [{ debug: { level: 'loud' } }, /debug.level/],
     [{ required_plugins: 'x' }, /list of strings/],
+    [{ metrics: { address: '1338' } }, /metrics address "1338" must be host:port/],
+    [{ tracing: { endpoint: 'grpc://h:4317' } }, /tracing.endpoint: .*http/],
+    [{ tracing: { sampling_ratio: 2 } }, /sampling_ratio must be a number from 0 to 1/],
   ])('rejects %j', (doc, re) => {
     expect(() => normaliseConfig(doc as Record<string, unknown>)).toThrow(re);
+  });
+
+  it('has metrics and tracing off by default, and takes their keys', () => {
+    const def = defaultConfig();
+    expect(def.metrics).toEqual({ address: '' });
+    expect(def.tracing).toEqual({ endpoint: '', sampling_ratio: 1, service_name: 'berthd' });
+    const cfg = normaliseConfig({
+      metrics: { address: '127.0.0.1:1338' },
+      tracing: { endpoint: 'http://127.0.0.1:4318', sampling_ratio: 0.25, service_name: 'node-a' },
+    });
+    expect(cfg.metrics.address).toBe('127.0.0.1:1338');
+    expect(cfg.tracing).toEqual({
+      endpoint: 'http://127.0.0.1:4318',
+      sampling_ratio: 0.25,
+      service_name: 'node-a',
+    });
+    const text = renderConfig(def, [], { derived: false });
+    expect(text).toContain('[metrics]\naddress = ""');
+    expect(text).toContain('[tracing]\nendpoint = ""');
   });
 
   it('renders every plugin table and round-trips', () => {

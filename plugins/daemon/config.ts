@@ -2,6 +2,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse, stringify } from 'smol-toml';
 import { errInvalidArgument } from '../../core/errors/catalogue.js';
+import { tracesUrl } from '../../core/tracing/otlp-exporter.js';
+import { parseListenAddress } from '../metrics/endpoint.js';
 import { effectiveConfig, pluginUri } from './registry.js';
 import type { Registration } from './types.js';
 
@@ -15,6 +17,10 @@ export interface DaemonConfig {
   grpc: { address: string; uid: number; gid: number };
   ttrpc: { address: string };
   debug: { level: string };
+  /** Prometheus endpoint: `host:port` or a unix socket path; off when empty. */
+  metrics: { address: string };
+  /** OTLP/HTTP collector for spans; off when `endpoint` is empty. */
+  tracing: { endpoint: string; sampling_ratio: number; service_name: string };
   plugins: Record<string, unknown>;
 }
 
@@ -32,6 +38,8 @@ export function defaultConfig(): DaemonConfig {
     grpc: { address: DEFAULT_ADDRESS, uid: 0, gid: 0 },
     ttrpc: { address: '' },
     debug: { level: 'info' },
+    metrics: { address: '' },
+    tracing: { endpoint: '', sampling_ratio: 1, service_name: 'berthd' },
     plugins: {},
   };
 }
@@ -97,6 +105,38 @@ export function normaliseConfig(doc: Record<string, unknown>, source = 'config')
       const level = str(d.level, 'debug.level');
       if (!LEVELS.includes(level)) throw bad(`debug.level must be one of ${LEVELS.join(', ')}`);
       cfg.debug.level = level;
+    }
+  }
+  if (doc.metrics !== undefined) {
+    const m = table(doc.metrics, 'metrics');
+    if (m.address !== undefined) cfg.metrics.address = str(m.address, 'metrics.address');
+    if (cfg.metrics.address) {
+      try {
+        parseListenAddress(cfg.metrics.address);
+      } catch (err) {
+        throw bad((err as Error).message);
+      }
+    }
+  }
+  if (doc.tracing !== undefined) {
+    const t = table(doc.tracing, 'tracing');
+    if (t.endpoint !== undefined) cfg.tracing.endpoint = str(t.endpoint, 'tracing.endpoint');
+    if (cfg.tracing.endpoint) {
+      try {
+        tracesUrl(cfg.tracing.endpoint);
+      } catch (err) {
+        throw bad(`tracing.endpoint: ${(err as Error).message}`);
+      }
+    }
+    if (t.sampling_ratio !== undefined) {
+      const r = t.sampling_ratio;
+      if (typeof r !== 'number' || !(r >= 0 && r <= 1)) {
+        throw bad('tracing.sampling_ratio must be a number from 0 to 1');
+      }
+      cfg.tracing.sampling_ratio = r;
+    }
+    if (t.service_name !== undefined) {
+      cfg.tracing.service_name = str(t.service_name, 'tracing.service_name');
     }
   }
   if (doc.plugins !== undefined) cfg.plugins = table(doc.plugins, 'plugins');

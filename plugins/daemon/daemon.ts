@@ -3,7 +3,10 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { REVISION, VERSION } from '../../core/version.js';
 import { TtrpcServer } from '../../core/ttrpc/index.js';
+import { type Metrics, startMetrics } from '../metrics/index.js';
+import { taskSourceOf } from '../metrics/task-source.js';
 import { GrpcFrontDoor } from '../server/grpc-front-door.js';
+import { type Tracing, type TracingSettings, startTracing } from '../tracing/index.js';
 import { prepareSocketPath, secureSocket } from '../server/listen.js';
 import { isGrpcService, isTtrpcService } from '../server/types.js';
 import { type DaemonConfig, ttrpcAddressOf } from './config.js';
@@ -24,6 +27,17 @@ const MAX_MESSAGE = 16 << 20;
 // ctr use, low enough that a flood of streams cannot balloon the daemon.
 const MAX_CONCURRENT_STREAMS = 1000;
 
+/** The optional operator endpoints, each on only when configured. */
+interface Observers {
+  metrics?: Metrics;
+  tracing?: Tracing;
+}
+
+function tracingSettings(config: DaemonConfig): TracingSettings {
+  const t = config.tracing;
+  return { endpoint: t.endpoint, samplingRatio: t.sampling_ratio, serviceName: t.service_name };
+}
+
 /** berthd: the plugin set plus the gRPC and ttrpc listeners in front of it. */
 export class Daemon {
   private constructor(
@@ -34,6 +48,7 @@ export class Daemon {
     private readonly ttrpc: TtrpcServer,
     private readonly releaseLock: () => Promise<void>,
     private readonly log: Logger,
+    private readonly observers: Observers,
   ) {}
 
   static async start(opts: DaemonOptions): Promise<Daemon> {
@@ -51,7 +66,10 @@ export class Daemon {
     const pairPath = path.join(config.state, 'grpc-pairs.sock');
     let plugins: PluginSet | undefined;
     let frontDoor: GrpcFrontDoor | undefined;
+    const observers: Observers = {};
     try {
+      // Before plugins: shims (spares too) start with the collector in their environment.
+      if (config.tracing.endpoint) observers.tracing = startTracing(tracingSettings(config), log);
       await prepareSocketPath(address);
       await prepareSocketPath(ttrpcAddress);
       await prepareSocketPath(pairPath);
@@ -69,6 +87,14 @@ export class Daemon {
         disabledPlugins: config.disabled_plugins,
         log,
       });
+
+      if (config.metrics.address) {
+        observers.metrics = await startMetrics(config.metrics.address, {
+          tasks: taskSourceOf(plugins),
+          log,
+        });
+        log.info({ address: observers.metrics.address }, 'metrics endpoint listening');
+      }
 
       const grpc = new Server({
         'grpc.max_receive_message_length': MAX_MESSAGE,
@@ -92,7 +118,16 @@ export class Daemon {
       await ttrpc.listen(ttrpcAddress);
       await secureSocket(ttrpcAddress, 0o600, 0, 0);
 
-      const daemon = new Daemon(config, plugins, grpc, frontDoor, ttrpc, lock.release, log);
+      const daemon = new Daemon(
+        config,
+        plugins,
+        grpc,
+        frontDoor,
+        ttrpc,
+        lock.release,
+        log,
+        observers,
+      );
       log.info(
         {
           address,
@@ -106,7 +141,9 @@ export class Daemon {
       return daemon;
     } catch (err) {
       frontDoor?.close();
+      await observers.metrics?.close();
       await plugins?.close(log);
+      await observers.tracing?.close();
       await lock.release();
       throw err;
     }
@@ -128,8 +165,10 @@ export class Daemon {
       });
     });
     this.frontDoor.close();
+    await this.observers.metrics?.close();
     await this.ttrpc.close();
     await this.plugins.close(this.log);
+    await this.observers.tracing?.close();
     await this.releaseLock();
     this.log.info('berthd stopped');
   }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { initPlugins, orderRegistrations } from './registry.js';
-import { type Registration, SkipPluginError } from './types.js';
+import { type Registration, SkipPluginError, pluginRef, pluginTypeRef } from './types.js';
 
 const log = pino({ level: 'silent' });
 const reg = (type: string, id: string, requires: string[] = [], init = () => ({ id })) =>
@@ -70,7 +70,7 @@ describe('initPlugins', () => {
           requires: ['meta'],
           config: { a: 1, nested: { b: 2, c: 3 } },
           init: (ctx) => {
-            seen.push(ctx.config, ctx.get('meta'));
+            seen.push(ctx.config, ctx.get(pluginRef('meta', 'db')));
             return 'svc';
           },
         },
@@ -88,7 +88,9 @@ describe('initPlugins', () => {
     expect(set.records.find((r) => r.uri === 'snap.broken')?.error).toBe('boom');
     expect(seen[0]).toEqual({ a: 1, nested: { b: 2, c: 9 } });
     expect(seen[1]).toEqual({ id: 'db' });
-    expect(() => set.get('snap', 'broken')).toThrow(/not found/);
+    expect(() => set.get(pluginRef('snap', 'broken'))).toThrow(
+      /snap.broken \(error: boom\): not found/,
+    );
   });
 
   it('fails startup only for required plugins', async () => {
@@ -113,5 +115,51 @@ describe('initPlugins', () => {
     const set = await initPlugins([mk('a'), mk('b'), mk('c')], opts());
     await set.close();
     expect(closed).toEqual(['c', 'b', 'a']);
+  });
+
+  it('fails the init of a plugin that gets what it did not list in requires', async () => {
+    const db = pluginRef<{ id: string }>('meta', 'db');
+    const set = await initPlugins(
+      [
+        reg('meta', 'db'),
+        reg('events', 'x'),
+        { type: 'svc', id: 'undeclared', requires: ['events'], init: (ctx) => ctx.get(db) },
+        { type: 'svc', id: 'all', requires: ['events'], init: (ctx) => ctx.getAll(db) },
+        { type: 'svc', id: 'declared', requires: ['meta'], init: (ctx) => ctx.get(db).id },
+        { type: 'svc', id: 'star', requires: ['*'], init: (ctx) => ctx.get(db).id },
+      ],
+      opts(),
+    );
+    const byUri = new Map(set.records.map((r) => [r.uri, r]));
+    expect(byUri.get('svc.undeclared')).toMatchObject({
+      state: 'error',
+      error: 'plugin svc.undeclared uses meta.db but does not list meta in requires',
+    });
+    expect(byUri.get('svc.all')).toMatchObject({
+      state: 'error',
+      error: 'plugin svc.all uses meta but does not list meta in requires',
+    });
+    expect(byUri.get('svc.declared')).toMatchObject({ state: 'ok', instance: 'db' });
+    expect(byUri.get('svc.star')).toMatchObject({ state: 'ok', instance: 'db' });
+  });
+
+  it('looks up plugins that initialise later only after init, without requiring them', async () => {
+    const later = pluginTypeRef<{ id: string }>('gc');
+    let lookup: (() => Map<string, { id: string }>) | undefined;
+    await initPlugins(
+      [
+        {
+          type: 'lease',
+          id: 'manager',
+          init: (ctx) => {
+            lookup = ctx.getAllLater(later);
+            expect(lookup().size).toBe(0);
+          },
+        },
+        reg('gc', 'scheduler', ['lease']),
+      ],
+      opts(),
+    );
+    expect([...lookup!().values()]).toEqual([{ id: 'scheduler' }]);
   });
 });

@@ -8,6 +8,8 @@ import {
   type InitContext,
   type PluginMeta,
   type PluginRecord,
+  type PluginRef,
+  type PluginTypeRef,
   type Registration,
   SkipPluginError,
 } from './types.js';
@@ -76,22 +78,21 @@ export class PluginSet {
   readonly records: PluginRecord[] = [];
   private readonly closers: Array<() => void | Promise<void>> = [];
 
-  get<T>(type: string, id?: string): T {
-    const rec = this.records.find(
-      (r) => r.type === type && (id === undefined || r.id === id) && r.state === 'ok',
-    );
+  get<T>(ref: PluginRef<T>): T {
+    const { type, id } = ref;
+    const rec = this.records.find((r) => r.type === type && r.id === id && r.state === 'ok');
     if (!rec) {
-      const failed = this.records.find((r) => r.type === type && (id === undefined || r.id === id));
+      const failed = this.records.find((r) => r.type === type && r.id === id);
       const why = failed ? ` (${failed.state}${failed.error ? `: ${failed.error}` : ''})` : '';
-      throw errNotFound(`plugin ${type}${id ? `.${id}` : ''}${why}`);
+      throw errNotFound(`plugin ${type}.${id}${why}`);
     }
     return rec.instance as T;
   }
 
-  getAll<T>(type: string): Map<string, T> {
+  getAll<T>(ref: PluginTypeRef<T>): Map<string, T> {
     const out = new Map<string, T>();
     for (const r of this.records)
-      if (r.type === type && r.state === 'ok') out.set(r.id, r.instance as T);
+      if (r.type === ref.type && r.state === 'ok') out.set(r.id, r.instance as T);
     return out;
   }
 
@@ -139,6 +140,17 @@ function mergeConfig<C>(defaults: C | undefined, table: unknown): C {
 /** Effective config of one plugin (defaults merged with its TOML table). */
 export function effectiveConfig(reg: Registration, pluginConfig: Record<string, unknown>): unknown {
   return mergeConfig(reg.config, pluginConfig[pluginUri(reg)]);
+}
+
+/** `ref` if `reg` lists its type in `requires`; a plugin gets only what it waits for. */
+function checkRequired<R extends { type: string }>(reg: Registration, ref: R, what: string): R {
+  const requires = reg.requires ?? [];
+  if (!requires.includes(ref.type) && !requires.includes('*')) {
+    throw new Error(
+      `plugin ${pluginUri(reg)} uses ${what} but does not list ${ref.type} in requires`,
+    );
+  }
+  return ref;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -208,8 +220,9 @@ export async function initPlugins(regs: Registration[], opts: InitOptions): Prom
       config: effectiveConfig(reg, opts.pluginConfig),
       log,
       meta,
-      get: (type, id) => set.get(type, id),
-      getAll: (type) => set.getAll(type),
+      get: (ref) => set.get(checkRequired(reg, ref, `${ref.type}.${ref.id}`)),
+      getAll: (ref) => set.getAll(checkRequired(reg, ref, ref.type)),
+      getAllLater: (ref) => () => set.getAll(ref),
       records: () => set.records,
       onClose: (d: Disposable | (() => void | Promise<void>)) =>
         set.addCloser(typeof d === 'function' ? d : () => d.dispose()),

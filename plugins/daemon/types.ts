@@ -18,6 +18,42 @@ export const PluginType = {
 
 export type PluginTypeName = (typeof PluginType)[keyof typeof PluginType] | (string & {});
 
+declare const instanceType: unique symbol;
+
+/**
+ * A typed handle on one plugin's instance, exported by the plugin that
+ * provides it: `ctx.get(TaskManagerRef)` is a TaskManager, and a renamed
+ * plugin is a compile error in every user, not a NotFound at startup.
+ */
+export interface PluginRef<T> {
+  readonly type: PluginTypeName;
+  readonly id: string;
+  /** Never set: carries the instance's type. */
+  readonly [instanceType]?: T;
+}
+
+/** A typed handle on every instance of one plugin type (e.g. all snapshotters). */
+export interface PluginTypeRef<T> {
+  readonly type: PluginTypeName;
+  readonly [instanceType]?: T;
+}
+
+export function pluginRef<T>(type: PluginTypeName, id: string): PluginRef<T> {
+  return { type, id };
+}
+
+export function pluginTypeRef<T>(type: PluginTypeName): PluginTypeRef<T> {
+  return { type };
+}
+
+/** The registration of the plugin `ref` names; init must return what the ref promises. */
+export function definePlugin<T, C = unknown>(
+  ref: PluginRef<T>,
+  r: Omit<Registration<C, T>, 'type' | 'id'>,
+): Registration<C, T> {
+  return { type: ref.type, id: ref.id, ...r };
+}
+
 export interface Disposable {
   dispose(): void | Promise<void>;
 }
@@ -37,10 +73,18 @@ export interface InitContext<C = unknown> {
   /** Defaults merged with the plugin's TOML table. */
   readonly config: C;
   readonly log: Logger;
-  /** Instance of an initialised plugin; throws NotFound if it is missing or failed. */
-  get<T>(type: string, id?: string): T;
-  /** Every initialised instance of a type, keyed by id. */
-  getAll<T>(type: string): Map<string, T>;
+  /**
+   * Instance of an initialised plugin; throws NotFound if it is missing or
+   * failed, and refuses a plugin whose type this one does not list in `requires`.
+   */
+  get<T>(ref: PluginRef<T>): T;
+  /** Every initialised instance of a type listed in `requires`, keyed by id. */
+  getAll<T>(ref: PluginTypeRef<T>): Map<string, T>;
+  /**
+   * Every instance of a type that initialises after this plugin (it may even
+   * require this one), looked up on each call; for use after init only.
+   */
+  getAllLater<T>(ref: PluginTypeRef<T>): () => Map<string, T>;
   /** Run at shutdown, in reverse order of registration. */
   onClose(d: Disposable | (() => void | Promise<void>)): void;
   /** Capabilities and exports shown by introspection. */
@@ -67,7 +111,7 @@ export interface PluginMeta {
 export interface Registration<C = unknown, T = unknown> {
   type: PluginTypeName;
   id: string;
-  /** Plugin types this one needs; '*' means every other plugin. */
+  /** Plugin types this one needs, and may get; '*' means every other plugin. */
   requires?: string[];
   /** Default configuration, also printed by `berthd config default`. */
   config?: C;

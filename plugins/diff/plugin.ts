@@ -1,23 +1,18 @@
 import { DiffService } from '../../api/gen/containerd/services/diff/v1/diff.js';
-import type { ContentMetadataStore } from '../../core/metadata/content.js';
-import { PluginType, type Registration } from '../daemon/types.js';
+import { ContentStoreRef } from '../content/plugin.js';
+import { definePlugin, PluginType, pluginRef } from '../daemon/types.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
 import { DiffLocal } from './service.js';
 
+export const DiffServiceRef = pluginRef<DiffLocal>(PluginType.Service, 'diff-service');
+
 /** Layer apply and diff over the content store; temporary mount points live in the plugin's state. */
-export const diffServicePlugin: Registration = {
-  type: PluginType.Service,
-  id: 'diff-service',
+export const diffServicePlugin = definePlugin(DiffServiceRef, {
   requires: [PluginType.Content],
   init: (ctx) => {
     ctx.meta.capabilities.push('overlay-upperdir-apply');
-    return new DiffLocal(ctx.get<ContentMetadataStore>(PluginType.Content, 'content'), ctx.state);
+    return new DiffLocal(ctx.get(ContentStoreRef), ctx.state);
   },
-};
+});
 
-export const diffGrpcPlugin = grpcAdapterPlugin(
-  'diff',
-  'containerd.services.diff.v1.Diff',
-  DiffService,
-  'diff-service',
-);
+export const diffGrpcPlugin = grpcAdapterPlugin('diff', DiffService, DiffServiceRef);

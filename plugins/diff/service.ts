@@ -26,13 +26,15 @@ import {
   errNotImplemented,
   isAlreadyExists,
 } from '../../core/errors/catalogue.js';
-import { mountAll, unmountAll } from '../../core/mount/mount-all.js';
+import { mountAll, unmountAll } from '../../core/mount/index.js';
 import type { ContentMetadataStore } from '../../core/metadata/content.js';
 import { parseDigest } from '../../core/content/digest.js';
 import { layerCompression, Label, MediaType } from '../../core/images/oci/media-types.js';
 import type { CallContext } from '../server/context.js';
 import { applyLayer, type ApplyResult } from '../../core/diff/apply.js';
 import { writeDiff } from '../../core/diff/diff.js';
+import type { DiffService } from '../../api/gen/containerd/services/diff/v1/diff.js';
+import type { LocalServiceOf } from '../server/types.js';
 
 export interface DiffTarget {
   /** Directory to apply into or read from. */
@@ -106,7 +108,7 @@ function checkLayerDescriptor(d: PbDescriptor | undefined): PbDescriptor {
   return d;
 }
 
-export class DiffLocal {
+export class DiffLocal implements LocalServiceOf<DiffService> {
   constructor(
     private readonly content: ContentMetadataStore,
     /** Private directory for temporary mount points. */

@@ -1,7 +1,7 @@
 import { EventsDefinition as TtrpcEventsDefinition } from '../../api/gen/containerd/services/ttrpc/events/v1/events.js';
 import { EventsService } from '../../api/gen/containerd/services/events/v1/events.js';
 import type { TtrpcServer } from '../../core/ttrpc/index.js';
-import { PluginType, type Registration } from '../daemon/types.js';
+import { definePlugin, PluginType, pluginRef, type Registration } from '../daemon/types.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
 import { Exchange } from '../../core/events/exchange.js';
 import { EventsLocal } from './service.js';
@@ -11,10 +11,11 @@ export interface ExchangeConfig {
   subscriber_buffer: number;
 }
 
+export const ExchangeRef = pluginRef<Exchange>(PluginType.Event, 'exchange');
+export const EventsServiceRef = pluginRef<EventsLocal>(PluginType.Service, 'events-service');
+
 /** The events exchange: every service publishes here, subscribers filter. */
-export const exchangePlugin: Registration<Record<string, never>, Exchange> = {
-  type: PluginType.Event,
-  id: 'exchange',
+export const exchangePlugin = definePlugin(ExchangeRef, {
   init(ctx) {
     const exchange = new Exchange({
       onDrop: (info) =>
@@ -23,22 +24,15 @@ export const exchangePlugin: Registration<Record<string, never>, Exchange> = {
     ctx.onClose(() => exchange.close());
     return exchange;
   },
-};
+});
 
-export const eventsServicePlugin: Registration<ExchangeConfig> = {
-  type: PluginType.Service,
-  id: 'events-service',
+export const eventsServicePlugin = definePlugin(EventsServiceRef, {
   requires: [PluginType.Event],
-  config: { subscriber_buffer: 1024 },
-  init: (ctx) => new EventsLocal(ctx.get<Exchange>(PluginType.Event), ctx.config.subscriber_buffer),
-};
+  config: { subscriber_buffer: 1024 } as ExchangeConfig,
+  init: (ctx) => new EventsLocal(ctx.get(ExchangeRef), ctx.config.subscriber_buffer),
+});
 
-export const eventsGrpcPlugin = grpcAdapterPlugin(
-  'events',
-  'containerd.services.events.v1.Events',
-  EventsService,
-  'events-service',
-);
+export const eventsGrpcPlugin = grpcAdapterPlugin('events', EventsService, EventsServiceRef);
 
 /** containerd.services.events.ttrpc.v1.Events/Forward on the ttrpc socket, for shims. */
 export const eventsTtrpcPlugin: Registration = {
@@ -46,7 +40,7 @@ export const eventsTtrpcPlugin: Registration = {
   id: 'events',
   requires: [PluginType.Service],
   init(ctx) {
-    const local = ctx.get<EventsLocal>(PluginType.Service, 'events-service');
+    const local = ctx.get(EventsServiceRef);
     return {
       registerTtrpc(server: TtrpcServer) {
         server.register(TtrpcEventsDefinition, {

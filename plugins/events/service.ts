@@ -9,9 +9,11 @@ import { errInvalidArgument } from '../../core/errors/catalogue.js';
 import type { CallContext } from '../server/context.js';
 import { fromTimestamp, toTimestamp } from '../../core/protobuf/timestamp.js';
 import type { Exchange } from '../../core/events/exchange.js';
+import type { EventsService } from '../../api/gen/containerd/services/events/v1/events.js';
+import type { LocalServiceOf } from '../server/types.js';
 
 /** Local events service (gRPC Events and the shims' ttrpc Events share it). */
-export class EventsLocal {
+export class EventsLocal implements LocalServiceOf<EventsService> {
   constructor(
     private readonly exchange: Exchange,
     private readonly bufferSize?: number,

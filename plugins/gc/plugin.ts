@@ -1,11 +1,11 @@
 import { GCService } from '../../api/gen/berth/gc/v1/gc.js';
-import type { Snapshotter } from '../../core/snapshots/types.js';
-import type { ContentMetadataStore } from '../../core/metadata/content.js';
-import type { Exchange } from '../../core/events/exchange.js';
-import { PluginType, type Registration } from '../daemon/types.js';
-import type { LeaseStore } from '../../core/metadata/leases.js';
-import type { MetadataDB } from '../../core/metadata/db.js';
+import { ContentStoreRef } from '../content/plugin.js';
+import { definePlugin, PluginType, pluginRef, type Registration } from '../daemon/types.js';
+import { ExchangeRef } from '../events/plugin.js';
+import { LeaseManagerRef } from '../leases/plugin.js';
+import { MetadataRef } from '../metadata/plugin.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
+import { SnapshottersRef } from '../snapshots/plugin.js';
 import { Collector } from '../../core/metadata/gc/collector.js';
 import { DEFAULT_GC_CONFIG, type GCSchedulerConfig, parseSchedulerConfig } from './config.js';
 import { GCScheduler } from './scheduler.js';
@@ -20,13 +20,14 @@ export const DELETION_TOPICS = [
   '/namespaces/delete',
 ];
 
+export const GCSchedulerRef = pluginRef<GCScheduler>(PluginType.GC, 'scheduler');
+export const GCServiceRef = pluginRef<GCLocal>(PluginType.Service, 'gc-service');
+
 /**
  * The garbage collector and its scheduler. Its instance offers `collect()`,
  * which the leases and images plugins' collect hook calls for `sync` deletes.
  */
-export const gcSchedulerPlugin: Registration<GCSchedulerConfig, GCScheduler> = {
-  type: PluginType.GC,
-  id: 'scheduler',
+export const gcSchedulerPlugin = definePlugin(GCSchedulerRef, {
   requires: [
     PluginType.Metadata,
     PluginType.Event,
@@ -34,15 +35,15 @@ export const gcSchedulerPlugin: Registration<GCSchedulerConfig, GCScheduler> = {
     PluginType.Lease,
     PluginType.Snapshotter,
   ],
-  config: { ...DEFAULT_GC_CONFIG },
+  config: { ...DEFAULT_GC_CONFIG } as GCSchedulerConfig,
   init(ctx) {
     const settings = parseSchedulerConfig(ctx.config);
-    const db = ctx.get<MetadataDB>(PluginType.Metadata);
+    const db = ctx.get(MetadataRef);
     const collector = new Collector({
       db,
-      leases: ctx.get<LeaseStore>(PluginType.Lease, 'manager'),
-      content: ctx.get<ContentMetadataStore>(PluginType.Content, 'content'),
-      snapshotters: ctx.getAll<Snapshotter>(PluginType.Snapshotter),
+      leases: ctx.get(LeaseManagerRef),
+      content: ctx.get(ContentStoreRef),
+      snapshotters: ctx.getAll(SnapshottersRef),
       ingestExpiryMs: settings.ingestExpiryMs,
       log: ctx.log,
     });
@@ -53,7 +54,7 @@ export const gcSchedulerPlugin: Registration<GCSchedulerConfig, GCScheduler> = {
       if (e.kind === 'leases') scheduler.deletion();
       scheduler.mutation();
     });
-    const exchange = ctx.get<Exchange>(PluginType.Event);
+    const exchange = ctx.get(ExchangeRef);
     const subscription = exchange.subscribe(
       DELETION_TOPICS.map((t) => `topic==${JSON.stringify(t)}`),
     );
@@ -75,20 +76,18 @@ export const gcSchedulerPlugin: Registration<GCSchedulerConfig, GCScheduler> = {
     });
     return scheduler;
   },
-};
+});
 
-export const gcServicePlugin: Registration = {
-  type: PluginType.Service,
-  id: 'gc-service',
+export const gcServicePlugin = definePlugin(GCServiceRef, {
   requires: [PluginType.GC],
-  init: (ctx) => new GCLocal(ctx.get<GCScheduler>(PluginType.GC, 'scheduler')),
-};
+  init: (ctx) => new GCLocal(ctx.get(GCSchedulerRef)),
+});
 
-export const gcGrpcPlugin = grpcAdapterPlugin('gc', 'io.berth.gc.v1.GC', GCService, 'gc-service');
+export const gcGrpcPlugin = grpcAdapterPlugin('gc', GCService, GCServiceRef);
 
 /** Every GC registration, in the order builtinPlugins() should list them. */
 export const gcPlugins: Registration[] = [
   gcSchedulerPlugin as Registration,
-  gcServicePlugin,
-  gcGrpcPlugin,
+  gcServicePlugin as Registration,
+  gcGrpcPlugin as Registration,
 ];

@@ -18,6 +18,7 @@ function fakeTarget(runMs = 0) {
         leases: [],
         ingests: [],
         blobs: [],
+        blobBytes: 0,
         backendSnapshots: [],
         errors: [],
       };

@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import type { CollectResult } from '../../core/metadata/gc/collector.js';
 import type { SchedulerSettings } from './config.js';
+import { publishGcRun } from './gc-channel.js';
 
 /** What the scheduler drives. */
 export interface Collectable {
@@ -147,9 +148,11 @@ export class GCScheduler {
     try {
       const result = await this.target.collect();
       this.lastResult = result;
+      publishGcRun(() => ({ result }));
       return result;
     } catch (err) {
       this.log?.warn({ err }, 'garbage collection failed');
+      publishGcRun(() => ({ error: err }));
       throw err;
     } finally {
       const end = this.clock();

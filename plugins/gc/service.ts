@@ -2,6 +2,8 @@ import type { CollectRequest, CollectResponse } from '../../api/gen/berth/gc/v1/
 import { toTimestamp } from '../../core/protobuf/timestamp.js';
 import type { CallContext } from '../server/context.js';
 import type { CollectResult } from '../../core/metadata/gc/collector.js';
+import type { GCService } from '../../api/gen/berth/gc/v1/gc.js';
+import type { LocalServiceOf } from '../server/types.js';
 
 export function resultToProto(r: CollectResult): CollectResponse {
   return {
@@ -18,7 +20,7 @@ export function resultToProto(r: CollectResult): CollectResponse {
 }
 
 /** io.berth.gc.v1.GC: on-demand collection. Not namespaced: a collection covers every namespace. */
-export class GCLocal {
+export class GCLocal implements LocalServiceOf<GCService> {
   constructor(private readonly collector: { collect(): Promise<CollectResult> }) {}
 
   async collect(_req: CollectRequest, _ctx: CallContext): Promise<CollectResponse> {

@@ -19,6 +19,8 @@ import type { Publisher } from '../daemon/publisher.js';
 import { type Adaptor, lookupLabel, parseFilters } from '../../core/filters/index.js';
 import type { CallContext } from '../server/context.js';
 import type { Image, ImageStore, NewImage } from '../../core/metadata/images.js';
+import type { ImagesService } from '../../api/gen/containerd/services/images/v1/images.js';
+import type { LocalServiceOf } from '../server/types.js';
 
 // Image events carry the services package in their type URL, as in containerd.
 const EVENT_PACKAGE = 'containerd.services.images.v1';
@@ -75,7 +77,7 @@ export function imageAdaptor(i: Image): Adaptor {
 }
 
 /** Local images service: image records in metadata, /images/* events. */
-export class ImagesLocal {
+export class ImagesLocal implements LocalServiceOf<ImagesService> {
   constructor(
     private readonly store: ImageStore,
     private readonly events: Publisher,

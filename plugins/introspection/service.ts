@@ -9,6 +9,8 @@ import type {
 } from '../../api/gen/containerd/services/introspection/v1/introspection.js';
 import type { PluginRecord } from '../daemon/registry.js';
 import { parseFilters } from '../../core/filters/index.js';
+import type { IntrospectionService } from '../../api/gen/containerd/services/introspection/v1/introspection.js';
+import type { LocalServiceOf } from '../server/types.js';
 
 /** Converts a registry record to the wire Plugin message. */
 export function pluginToProto(r: PluginRecord): Plugin {
@@ -39,7 +41,7 @@ function stateName(r: PluginRecord): string {
 }
 
 /** Local introspection service: plugin list with filters and a persistent server UUID. */
-export class IntrospectionLocal {
+export class IntrospectionLocal implements LocalServiceOf<IntrospectionService> {
   private uuid?: string;
 
   constructor(

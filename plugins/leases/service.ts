@@ -17,6 +17,8 @@ import { toTimestamp } from '../../core/protobuf/timestamp.js';
 import { type Adaptor, lookupLabel, parseFilters } from '../../core/filters/index.js';
 import type { CallContext } from '../server/context.js';
 import type { Lease, LeaseResource, LeaseStore } from '../../core/metadata/leases.js';
+import type { LeasesService } from '../../api/gen/containerd/services/leases/v1/leases.js';
+import type { LocalServiceOf } from '../server/types.js';
 
 export function leaseToProto(l: Lease): PbLease {
   return { id: l.id, createdAt: toTimestamp(l.createdAt), labels: l.labels };
@@ -43,7 +45,7 @@ function resourceFromProto(r: PbResource | undefined): LeaseResource {
 }
 
 /** Local leases service over the lease store. Leases publish no events, as in containerd. */
-export class LeasesLocal {
+export class LeasesLocal implements LocalServiceOf<LeasesService> {
   constructor(private readonly store: LeaseStore) {}
 
   async create(req: CreateRequest, ctx: CallContext): Promise<CreateResponse> {

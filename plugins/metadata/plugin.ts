@@ -1,11 +1,11 @@
 import path from 'node:path';
-import { PluginType, type Registration } from '../daemon/types.js';
+import { definePlugin, PluginType, pluginRef } from '../daemon/types.js';
 import { MetadataDB } from '../../core/metadata/db.js';
 
+export const MetadataRef = pluginRef<MetadataDB>(PluginType.Metadata, 'leveldb');
+
 /** The metadata database (LevelDB) every record-keeping service builds on. */
-export const metadataPlugin: Registration<Record<string, never>, MetadataDB> = {
-  type: PluginType.Metadata,
-  id: 'leveldb',
+export const metadataPlugin = definePlugin(MetadataRef, {
   config: {},
   async init(ctx) {
     const db = await MetadataDB.open(path.join(ctx.root, 'meta.db'));
@@ -13,4 +13,4 @@ export const metadataPlugin: Registration<Record<string, never>, MetadataDB> = {
     ctx.onClose(() => db.close());
     return db;
   },
-};
+});

@@ -1,24 +1,22 @@
 import { NamespacesService } from '../../api/gen/containerd/services/namespaces/v1/namespace.js';
-import type { Publisher } from '../daemon/publisher.js';
-import { PluginType, type Registration } from '../daemon/types.js';
-import type { MetadataDB } from '../../core/metadata/db.js';
+import { definePlugin, PluginType, pluginRef } from '../daemon/types.js';
+import { ExchangeRef } from '../events/plugin.js';
+import { MetadataRef } from '../metadata/plugin.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
 import { NamespacesLocal } from './service.js';
 
-export const namespacesServicePlugin: Registration = {
-  type: PluginType.Service,
-  id: 'namespaces-service',
+export const NamespacesServiceRef = pluginRef<NamespacesLocal>(
+  PluginType.Service,
+  'namespaces-service',
+);
+
+export const namespacesServicePlugin = definePlugin(NamespacesServiceRef, {
   requires: [PluginType.Metadata, PluginType.Event],
-  init: (ctx) =>
-    new NamespacesLocal(
-      ctx.get<MetadataDB>(PluginType.Metadata).namespaces,
-      ctx.get<Publisher>(PluginType.Event),
-    ),
-};
+  init: (ctx) => new NamespacesLocal(ctx.get(MetadataRef).namespaces, ctx.get(ExchangeRef)),
+});
 
 export const namespacesGrpcPlugin = grpcAdapterPlugin(
   'namespaces',
-  'containerd.services.namespaces.v1.Namespaces',
   NamespacesService,
-  'namespaces-service',
+  NamespacesServiceRef,
 );

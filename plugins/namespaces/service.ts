@@ -21,9 +21,11 @@ import type { Publisher } from '../daemon/publisher.js';
 import type { NamespaceStore } from '../../core/metadata/namespaces.js';
 import { lookupLabel, parseFilters } from '../../core/filters/index.js';
 import type { CallContext } from '../server/context.js';
+import type { NamespacesService } from '../../api/gen/containerd/services/namespaces/v1/namespace.js';
+import type { LocalServiceOf } from '../server/types.js';
 
 /** Local namespaces service: metadata store plus /namespaces/* events. */
-export class NamespacesLocal {
+export class NamespacesLocal implements LocalServiceOf<NamespacesService> {
   constructor(
     private readonly store: NamespaceStore,
     private readonly events: Publisher,

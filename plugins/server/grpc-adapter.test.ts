@@ -4,6 +4,7 @@ import path from 'node:path';
 import { credentials, Metadata, Server, ServerCredentials, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  type Container,
   ContainersClient,
   ContainersService,
 } from '../../api/gen/containerd/services/containers/v1/containers.js';
@@ -14,6 +15,19 @@ import {
 import { errNotFound, errUnavailable } from '../../core/errors/catalogue.js';
 import type { CallContext } from './context.js';
 import { adaptService } from './grpc-adapter.js';
+
+const container = (id: string): Container => ({
+  id,
+  labels: {},
+  image: '',
+  runtime: undefined,
+  spec: undefined,
+  snapshotter: '',
+  snapshotKey: '',
+  createdAt: undefined,
+  updatedAt: undefined,
+  extensions: {},
+});
 
 describe('adaptService', () => {
   let dir: string;
@@ -27,16 +41,20 @@ describe('adaptService', () => {
     server = new Server();
     server.addService(
       ContainersService,
-      adaptService('containerd.services.containers.v1.Containers', ContainersService, {
-        get: async (req: { id: string }, ctx: CallContext) => {
-          seen.push(ctx);
-          throw errNotFound(`container ${JSON.stringify(req.id)}`);
+      adaptService(
+        ContainersService,
+        {
+          get: async (req, ctx) => {
+            seen.push(ctx);
+            throw errNotFound(`container ${JSON.stringify(req.id)}`);
+          },
+          async *listStream(_req, ctx) {
+            for (const id of ['a', 'b']) yield { container: container(id) };
+            seen.push(ctx);
+          },
         },
-        async *listStream(_req: unknown, ctx: CallContext) {
-          for (const id of ['a', 'b']) yield { container: { id, labels: {}, extensions: {} } };
-          seen.push(ctx);
-        },
-      }),
+        ['list', 'create', 'update', 'delete'],
+      ),
     );
     await new Promise<void>((res, rej) =>
       server.bindAsync(sock, ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())),
@@ -69,10 +87,12 @@ describe('adaptService', () => {
     expect(err.code).toBe(status.INVALID_ARGUMENT);
   });
 
-  it('answers UNIMPLEMENTED for methods the local service lacks', async () => {
+  it('answers UNIMPLEMENTED for the methods listed as unimplemented', async () => {
     const err = await new Promise<any>((r) => client.delete({ id: 'x' }, md('a'), (e) => r(e)));
     expect(err.code).toBe(status.UNIMPLEMENTED);
-    expect(err.details).toMatch(/Containers\.Delete is not implemented/);
+    expect(err.details).toBe(
+      'containerd.services.containers.v1.Containers.Delete is not implemented by berthd',
+    );
   });
 
   it('streams server responses', async () => {
@@ -93,23 +113,28 @@ describe('adaptService streaming', () => {
     server = new Server();
     server.addService(
       ContentService,
-      adaptService('containerd.services.content.v1.Content', ContentService, {
-        async *read(req: { digest: string }) {
-          if (req.digest === 'mid') yield { offset: 0, data: new Uint8Array([1]) };
-          throw errNotFound(`content ${req.digest}`);
+      adaptService(
+        ContentService,
+        {
+          async *read(req) {
+            if (req.digest === 'mid') yield { offset: 0, data: new Uint8Array([1]) };
+            throw errNotFound(`content ${req.digest}`);
+          },
+          // Echoes each request's ref until one says "fail" or "stop".
+          async *write(reqs) {
+            const it = reqs[Symbol.asyncIterator]();
+            for (;;) {
+              const next = await it.next();
+              if (next.done) return;
+              if (next.value.ref === 'fail') throw errUnavailable('ref fail locked');
+              const at = { startedAt: undefined, updatedAt: undefined };
+              yield { action: 0, offset: 0, total: 0, digest: next.value.ref, ...at };
+              if (next.value.ref === 'stop') return;
+            }
+          },
         },
-        // Echoes each request's ref until one says "fail" or "stop".
-        async *write(reqs: AsyncIterable<{ ref: string }>) {
-          const it = reqs[Symbol.asyncIterator]();
-          for (;;) {
-            const next = await it.next();
-            if (next.done) return;
-            if (next.value.ref === 'fail') throw errUnavailable('ref fail locked');
-            yield { action: 0, offset: 0, total: 0, digest: next.value.ref };
-            if (next.value.ref === 'stop') return;
-          }
-        },
-      }),
+        ['info', 'update', 'list', 'delete', 'status', 'listStatuses', 'abort'],
+      ),
     );
     await new Promise<void>((res, rej) =>
       server.bindAsync(sock, ServerCredentials.createInsecure(), (e) => (e ? rej(e) : res())),
@@ -179,5 +204,33 @@ describe('adaptService streaming', () => {
       code: status.UNAVAILABLE,
       details: 'ref fail locked: unavailable',
     });
+  });
+});
+
+describe('adaptService registration', () => {
+  const get = async () => ({ container: container('x') });
+
+  it('refuses, at registration, a method neither implemented nor listed as unimplemented', () => {
+    const impl = { get } as unknown as Parameters<typeof adaptService<typeof ContainersService>>[1];
+    expect(() => adaptService(ContainersService, impl, ['list', 'create', 'update'])).toThrow(
+      'containerd.services.containers.v1.Containers.ListStream: the local service has no listStream() and does not list it as unimplemented',
+    );
+  });
+
+  it('refuses a method both implemented and listed as unimplemented', () => {
+    const impl = { get } as never;
+    expect(() => adaptService(ContainersService, impl, ['get'])).toThrow(
+      /Containers\.Get: listed as unimplemented, but the local service has get\(\)/,
+    );
+  });
+
+  it('makes a missing or renamed method a compile error', () => {
+    const listStream = async function* () {};
+    const rest = { list: async () => ({ containers: [] }), listStream };
+    const unlisted = ['create', 'update', 'delete'] as const;
+    // @ts-expect-error: get is neither implemented nor listed
+    expect(() => adaptService(ContainersService, rest, unlisted)).toThrow(/no get\(\)/);
+    // @ts-expect-error: fetch is no method of Containers, and get is missing
+    expect(() => adaptService(ContainersService, { fetch: get, ...rest }, unlisted)).toThrow();
   });
 });

@@ -1,26 +1,28 @@
 import type { Server, ServiceDefinition } from '@grpc/grpc-js';
-import { PluginType, type Registration } from '../daemon/types.js';
-import { adaptService, type LocalService } from './grpc-adapter.js';
+import { PluginType, type PluginRef, type Registration } from '../daemon/types.js';
+import { adaptService } from './grpc-adapter.js';
+import type { GrpcService, LocalServiceOf } from './types.js';
 
 /**
- * A wire adapter plugin: exposes the local service `io.berth.service.v1.<localId>`
- * as the gRPC service `fullName`. The adapter holds no logic of its own.
+ * A wire adapter plugin: serves the local service `local` as the gRPC service
+ * `definition`, with the methods in `unimplemented` answering UNIMPLEMENTED.
+ * The adapter holds no logic of its own.
  */
-export function grpcAdapterPlugin(
+export function grpcAdapterPlugin<S extends ServiceDefinition, U extends keyof S & string = never>(
   id: string,
-  fullName: string,
-  definition: ServiceDefinition,
-  localId: string,
-): Registration {
+  definition: S,
+  local: PluginRef<LocalServiceOf<NoInfer<S>, NoInfer<U>>>,
+  unimplemented: readonly U[] = [],
+): Registration<unknown, GrpcService> {
   return {
     type: PluginType.GRPC,
     id,
-    requires: [PluginType.Service],
+    requires: [local.type],
     init(ctx) {
-      const local = ctx.get<LocalService>(PluginType.Service, localId);
+      const impl = adaptService(definition, ctx.get(local), unimplemented);
       return {
         registerGrpc(server: Server) {
-          server.addService(definition, adaptService(fullName, definition, local));
+          server.addService(definition, impl);
         },
       };
     },

@@ -1,5 +1,9 @@
 export {
-  getSnapshotService,
+  NativeSnapshotterRef,
+  OverlayfsSnapshotterRef,
+  SnapshotServiceRef,
+  SnapshotsServiceRef,
+  SnapshottersRef,
   nativeSnapshotterPlugin,
   overlayfsSnapshotterPlugin,
   snapshotPlugins,

@@ -3,18 +3,34 @@ import { isBerthError } from '../../core/errors/catalogue.js';
 import { NativeSnapshotter } from '../../snapshots/native/native.js';
 import { OverlaySnapshotter } from '../../snapshots/overlay/overlay.js';
 import type { Snapshotter } from '../../core/snapshots/types.js';
-import type { Publisher } from '../daemon/publisher.js';
-import { type InitContext, PluginType, type Registration, SkipPluginError } from '../daemon/types.js';
+import {
+  definePlugin,
+  PluginType,
+  pluginRef,
+  pluginTypeRef,
+  type Registration,
+  SkipPluginError,
+} from '../daemon/types.js';
+import { ExchangeRef } from '../events/plugin.js';
 import { snapshotLeaseHook } from '../../core/metadata/lease-hooks.js';
-import type { MetadataDB } from '../../core/metadata/db.js';
+import { MetadataRef } from '../metadata/plugin.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
 import { SnapshotService } from './namespaced.js';
 import { SnapshotsLocal } from './service.js';
 
+/** Every loaded snapshotter backend, keyed by name. */
+export const SnapshottersRef = pluginTypeRef<Snapshotter>(PluginType.Snapshotter);
+export const OverlayfsSnapshotterRef = pluginRef<Snapshotter>(PluginType.Snapshotter, 'overlayfs');
+export const NativeSnapshotterRef = pluginRef<Snapshotter>(PluginType.Snapshotter, 'native');
+/** The namespaced snapshotter service, for plugins that use snapshots directly (image unpacking, CRI, tasks). */
+export const SnapshotServiceRef = pluginRef<SnapshotService>(PluginType.Internal, 'snapshots');
+export const SnapshotsServiceRef = pluginRef<SnapshotsLocal>(
+  PluginType.Service,
+  'snapshots-service',
+);
+
 /** overlayfs snapshotter under `<root>/io.berth.snapshotter.v1.overlayfs`; skipped where overlay cannot mount. */
-export const overlayfsSnapshotterPlugin: Registration<Record<string, never>, Snapshotter> = {
-  type: PluginType.Snapshotter,
-  id: 'overlayfs',
+export const overlayfsSnapshotterPlugin = definePlugin(OverlayfsSnapshotterRef, {
   config: {},
   async init(ctx) {
     let sn: OverlaySnapshotter;
@@ -28,12 +44,10 @@ export const overlayfsSnapshotterPlugin: Registration<Record<string, never>, Sna
     ctx.onClose(() => sn.close());
     return sn;
   },
-};
+});
 
 /** Copy-based snapshotter under `<root>/io.berth.snapshotter.v1.native`. */
-export const nativeSnapshotterPlugin: Registration<Record<string, never>, Snapshotter> = {
-  type: PluginType.Snapshotter,
-  id: 'native',
+export const nativeSnapshotterPlugin = definePlugin(NativeSnapshotterRef, {
   config: {},
   async init(ctx) {
     const sn = await NativeSnapshotter.open(ctx.root);
@@ -41,46 +55,33 @@ export const nativeSnapshotterPlugin: Registration<Record<string, never>, Snapsh
     ctx.onClose(() => sn.close());
     return sn;
   },
-};
+});
 
 /** The namespaced layer over every loaded snapshotter, for in-process users. */
-export const snapshotsPlugin: Registration<Record<string, never>, SnapshotService> = {
-  type: PluginType.Internal,
-  id: 'snapshots',
+export const snapshotsPlugin = definePlugin(SnapshotServiceRef, {
   requires: [PluginType.Metadata, PluginType.Event, PluginType.Snapshotter],
   init: (ctx) => {
     const service = new SnapshotService(
-      ctx.get<MetadataDB>(PluginType.Metadata),
-      ctx.getAll<Snapshotter>(PluginType.Snapshotter),
-      ctx.get<Publisher>(PluginType.Event),
+      ctx.get(MetadataRef),
+      ctx.getAll(SnapshottersRef),
+      ctx.get(ExchangeRef),
       ctx.log,
     );
     // Snapshots made under a `containerd-lease` header are recorded on that lease.
     service.setLeaseHook(snapshotLeaseHook);
     return service;
   },
-};
+});
 
-/**
- * The namespaced snapshotter service, for plugins that use snapshots directly
- * (image unpacking, CRI). The caller must list PluginType.Internal in `requires`.
- */
-export function getSnapshotService(ctx: Pick<InitContext, 'get'>): SnapshotService {
-  return ctx.get<SnapshotService>(PluginType.Internal, 'snapshots');
-}
-
-export const snapshotsServicePlugin: Registration = {
-  type: PluginType.Service,
-  id: 'snapshots-service',
+export const snapshotsServicePlugin = definePlugin(SnapshotsServiceRef, {
   requires: [PluginType.Internal],
-  init: (ctx) => new SnapshotsLocal(getSnapshotService(ctx)),
-};
+  init: (ctx) => new SnapshotsLocal(ctx.get(SnapshotServiceRef)),
+});
 
 export const snapshotsGrpcPlugin = grpcAdapterPlugin(
   'snapshots',
-  'containerd.services.snapshots.v1.Snapshots',
   SnapshotsService,
-  'snapshots-service',
+  SnapshotsServiceRef,
 );
 
 /** Every snapshot registration, in the order builtinPlugins() should list them. */
@@ -88,6 +89,6 @@ export const snapshotPlugins: Registration[] = [
   overlayfsSnapshotterPlugin as Registration,
   nativeSnapshotterPlugin as Registration,
   snapshotsPlugin as Registration,
-  snapshotsServicePlugin,
-  snapshotsGrpcPlugin,
+  snapshotsServicePlugin as Registration,
+  snapshotsGrpcPlugin as Registration,
 ];

@@ -25,6 +25,8 @@ import { fromTimestamp, toTimestamp } from '../../core/protobuf/timestamp.js';
 import type { Info, Kind, Mount } from '../../core/snapshots/types.js';
 import type { CallContext } from '../server/context.js';
 import type { SnapshotService } from './namespaced.js';
+import type { SnapshotsService } from '../../api/gen/containerd/services/snapshots/v1/snapshots.js';
+import type { LocalServiceOf } from '../server/types.js';
 
 // containerd streams List in batches of this many records.
 const LIST_BATCH = 100;
@@ -50,7 +52,7 @@ export function mountsToProto(ms: Mount[]): PbMount[] {
 }
 
 /** containerd.services.snapshots.v1.Snapshots over the namespaced snapshotters. */
-export class SnapshotsLocal {
+export class SnapshotsLocal implements LocalServiceOf<SnapshotsService> {
   constructor(readonly service: SnapshotService) {}
 
   async prepare(req: PrepareSnapshotRequest, ctx: CallContext): Promise<PrepareSnapshotResponse> {

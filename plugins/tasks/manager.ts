@@ -1,37 +1,38 @@
 // The runtime v2 task manager: one shim per task (or per group), started with
-// the shim binary's `start`, driven over ttrpc, cleaned up with `delete` when
-// it dies. It owns the bundles under its state directory and the live shim
-// connections; the Tasks service is a thin layer over it.
+// the shim binary's `start` (core/runtime/shim-launcher.ts), driven through
+// the Task interface, cleaned up with `delete` when it dies. It owns the
+// bundles under its state directory and the live shim connections; the Tasks
+// service and the CRI are clients of it (TaskRuntime).
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { BerthError, errAlreadyExists, errNotFound } from '../../core/errors/catalogue.js';
 import { TaskDelete, TaskExit } from '../../api/gen/containerd/events/task.js';
-import type { Mount } from '../../api/gen/containerd/types/mount.js';
-import type { Any } from '../../api/gen/google/protobuf/any.js';
-import type { Timestamp } from '../../api/gen/google/protobuf/timestamp.js';
 import { validateIdentifier } from '../../core/identifiers.js';
 import { nowTimestamp } from '../../core/protobuf/timestamp.js';
-import { TtrpcClient } from '../../core/ttrpc/index.js';
 import { packAny } from '../../core/protobuf/typeurl.js';
 import type { Publisher } from '../daemon/publisher.js';
-import { type ShimCommand, commandFor, isBerthShim, resolveShim } from '../../core/runtime/binary.js';
+import {
+  type ShimCommand,
+  commandFor,
+  isBerthShim,
+  resolveShim,
+} from '../../core/runtime/binary.js';
 import { Bundle, type BundleDirs } from '../../core/runtime/bundle.js';
 import type { TaskRuntimeConfig } from './config.js';
-import { openShimLog } from '../../core/runtime/shim-log.js';
-import { acceptsConnections, groupKey, socketPath, toAddress } from '../../core/runtime/address.js';
-import {
-  type ShimInvocation,
-  type StartedShim,
-  dialTarget,
-  runShimDelete,
-  runShimStart,
-} from '../../core/runtime/shim-process.js';
+import { type ShimLogReader, openShimLog } from '../../core/runtime/shim-log.js';
+import type { ShimInvocation } from '../../core/runtime/shim-process.js';
+import { type ShimLauncher, ShimProcesses } from '../../core/runtime/shim-launcher.js';
+import type {
+  CreateTaskOptions,
+  ExitInfo,
+  ShimTaskClient,
+  TaskRuntime,
+} from '../../core/runtime/task.js';
 import { withGrowingDeadline } from '../../core/runtime/growing-deadline.js';
 import { takesRuncOptions, withRuncRoot } from '../../core/runtime/runc-root.js';
-import { ShimSpares } from '../../core/runtime/shim-spares.js';
-import { ShimTask, type TaskExitInfo, taskKey } from './shim.js';
+import { ShimTask, taskKey } from './shim.js';
 
 /** Exit status reported for a task whose shim vanished: killed by SIGKILL. */
 export const DEAD_SHIM_EXIT_STATUS = 128 + 9;
@@ -52,49 +53,29 @@ export interface TaskManagerOptions {
   log: Logger;
   /** Overrides the shim lookup (tests). */
   resolve?: (runtime: string) => ShimCommand;
+  /** How shims are started and reached; shim processes unless given (tests). */
+  launcher?: ShimLauncher;
 }
 
-export interface CreateTaskOptions {
-  namespace: string;
-  id: string;
-  /** Runtime name (`io.containerd.runc.v2`) or absolute shim path. */
-  runtime: string;
-  /** Absolute shim path from the request; wins over the runtime name. */
-  runtimePath?: string;
-  /** Runtime options from the container record, piped to `shim start`. */
-  runtimeOptions?: Any;
-  /** The OCI spec as JSON bytes. */
-  spec?: Uint8Array;
-  rootfs: Mount[];
-  stdin: string;
-  stdout: string;
-  stderr: string;
-  terminal: boolean;
-  /** Create options for the shim's Create call. */
-  options?: Any;
-}
-
-export interface DeletedTask {
-  pid: number;
-  exitStatus: number;
-  exitedAt: Timestamp | undefined;
-}
-
-export class TaskManager {
+export class TaskManager implements TaskRuntime {
   private readonly tasks = new Map<string, ShimTask>();
   /** Keys with a create or delete in progress: a second one is refused, not queued. */
   private readonly busy = new Set<string>();
   private closed = false;
-  /** Berth's own shim, started ahead of need (inline start only). */
-  private readonly spares: ShimSpares;
+  private readonly launcher: ShimLauncher;
 
   constructor(private readonly o: TaskManagerOptions) {
-    this.spares = new ShimSpares({
-      count: o.config.shim_inline_start ? o.config.shim_spares : 0,
-      env: process.env,
-      args: ['-address', o.address, '-publish-binary', o.publishBinary],
-      onError: (msg) => o.log.warn(msg),
-    });
+    this.launcher =
+      o.launcher ??
+      new ShimProcesses({
+        inline: o.config.shim_inline_start,
+        spares: o.config.shim_spares,
+        spareArgs: ['-address', o.address, '-publish-binary', o.publishBinary],
+        startTimeoutMs: o.config.shim_start_timeout_ms,
+        deleteTimeoutMs: o.config.shim_delete_timeout_ms,
+        shutdownTimeoutMs: o.config.shim_shutdown_timeout_ms,
+        onError: (msg) => o.log.warn(msg),
+      });
   }
 
   get(namespace: string, id: string): ShimTask {
@@ -157,63 +138,40 @@ export class TaskManager {
     try {
       const command = this.command(c.runtime, c.runtimePath);
       const bundle = await Bundle.create(this.o.dirs, c.namespace, c.id, c.spec);
-      let shim: ShimTask | undefined;
+      let logReader: ShimLogReader | undefined;
+      let client: ShimTaskClient | undefined;
       let started = false;
       try {
         await bundle.writeShimBinaryPath(command.path);
-        const inv = this.invocation(bundle, command);
         // The reader must exist before the shim opens the FIFO write-only.
-        const logReader = openShimLog(bundle.logFifo, this.o.log.child({ task: key }));
-        let conn: TtrpcClient;
-        try {
-          const inline = this.o.config.shim_inline_start && isBerthShim(command);
-          let addr = inline ? await this.runningGroupShim(c) : undefined;
-          if (!addr) {
-            try {
-              addr = await runShimStart(
-                inv,
-                c.runtimeOptions,
-                this.o.config.shim_start_timeout_ms,
-                inline,
-                inline ? this.spares.take(command) : undefined,
-              );
-            } finally {
-              // After the start, not during it: a launch competes with it for CPU.
-              if (inline) this.spares.refill(command);
-            }
-          }
-          started = true;
-          await bundle.writeAddress(addr.address);
-          conn = await TtrpcClient.connect(addr.socket, {
-            timeoutMs: this.o.config.shim_dial_timeout_ms,
-          });
-        } catch (err) {
-          logReader.close();
-          throw err;
-        }
-        shim = new ShimTask(c.namespace, c.id, bundle, command, conn, logReader);
-        const res = await shim.task.create(
-          {
-            id: c.id,
-            bundle: bundle.path,
-            rootfs: c.rootfs,
-            terminal: c.terminal,
-            stdin: c.stdin,
-            stdout: c.stdout,
-            stderr: c.stderr,
-            checkpoint: '',
-            parentCheckpoint: '',
-            options: takesRuncOptions(c.runtime, isBerthShim(command))
-              ? withRuncRoot(c.options, this.o.runcRoot)
-              : c.options,
-          },
-          shim.opts(),
+        logReader = openShimLog(bundle.logFifo, this.o.log.child({ task: key }));
+        const addr = await this.launcher.start(this.invocation(bundle, command), {
+          runtimeOptions: c.runtimeOptions,
+          spec: c.spec,
+        });
+        started = true;
+        await bundle.writeAddress(addr.address);
+        client = await this.launcher.connect(
+          addr.address,
+          c.namespace,
+          c.id,
+          this.o.config.shim_dial_timeout_ms,
         );
-        this.watch(shim);
-        this.tasks.set(key, shim);
-        return { task: shim, pid: res.pid };
+        const pid = await client.create({
+          bundle: bundle.path,
+          rootfs: c.rootfs,
+          terminal: c.terminal,
+          stdin: c.stdin,
+          stdout: c.stdout,
+          stderr: c.stderr,
+          options: takesRuncOptions(c.runtime, isBerthShim(command))
+            ? withRuncRoot(c.options, this.o.runcRoot)
+            : c.options,
+        });
+        return { task: this.adopt(bundle, command, client, logReader), pid };
       } catch (err) {
-        await this.abandon(bundle, command, shim, started);
+        logReader?.close();
+        await this.abandon(bundle, command, client, started);
         throw err;
       }
     } finally {
@@ -221,50 +179,43 @@ export class TaskManager {
     }
   }
 
-  /**
-   * Berth's shim already serving the task's group (a pod's later containers),
-   * found where its `start` would look; undefined when the task has a shim of
-   * its own or the group's is not answering (then `start` runs as usual).
-   */
-  private async runningGroupShim(c: CreateTaskOptions): Promise<StartedShim | undefined> {
-    let spec: { annotations?: Record<string, string> } | undefined;
-    try {
-      spec = c.spec ? JSON.parse(Buffer.from(c.spec).toString('utf8')) : undefined;
-    } catch {
-      return undefined; // `start` reports it
-    }
-    const group = groupKey(spec, c.id);
-    if (group === c.id) return undefined;
-    const socket = socketPath(this.o.address, c.namespace, group, this.o.socketDir);
-    if (!(await acceptsConnections(socket))) return undefined;
-    return { socket, address: toAddress(socket) };
+  /** A connected task becomes one of the manager's: listed, and watched for its shim's death. */
+  private adopt(
+    bundle: Bundle,
+    command: ShimCommand,
+    client: ShimTaskClient,
+    logReader: ShimLogReader | undefined,
+  ): ShimTask {
+    const shim = new ShimTask({
+      bundle,
+      command,
+      client,
+      logReader,
+      remove: (t) => this.delete(t.namespace, t.id),
+    });
+    this.watch(shim);
+    this.tasks.set(shim.key, shim);
+    return shim;
   }
 
   /** Undo a create that failed part way: stop the shim, let it clean up, drop the bundle. */
   private async abandon(
     bundle: Bundle,
     command: ShimCommand,
-    shim: ShimTask | undefined,
+    client: ShimTaskClient | undefined,
     started: boolean,
   ): Promise<void> {
-    if (shim) {
-      shim.expectedClose = true;
+    if (client) {
       // Not `now`: a shim serving other containers of the group (a pod) must stay.
-      await shim.task
-        .shutdown(
-          { id: shim.id, now: false },
-          shim.opts({ timeoutMs: this.o.config.shim_shutdown_timeout_ms }),
-        )
-        .catch(() => {});
-      shim.disconnect();
+      await client.shutdown().catch(() => {});
+      client.close();
     }
     if (started) {
-      await runShimDelete(
-        this.invocation(bundle, command),
-        this.o.config.shim_delete_timeout_ms,
-      ).catch((err) =>
-        this.o.log.warn({ err, task: bundle.id }, 'shim delete after a failed create'),
-      );
+      await this.launcher
+        .delete(this.invocation(bundle, command))
+        .catch((err) =>
+          this.o.log.warn({ err, task: bundle.id }, 'shim delete after a failed create'),
+        );
     }
     await bundle
       .delete()
@@ -275,7 +226,7 @@ export class TaskManager {
 
   /** A closed connection we did not ask for means the shim died. */
   private watch(shim: ShimTask): void {
-    shim.conn.onClose(() => {
+    shim.client.onClose(() => {
       if (shim.expectedClose || this.closed) {
         shim.settleDeath(undefined);
         return;
@@ -288,7 +239,7 @@ export class TaskManager {
     if (!shim.claimDeath()) return;
     this.o.log.warn({ task: shim.key }, 'shim connection lost; cleaning up after the shim');
     shim.disconnect();
-    const exit = await this.cleanupDeadShim(shim.bundle, shim.shim.path);
+    const exit = await this.cleanupDeadShim(shim.bundle, shim.command.path);
     if (this.tasks.get(shim.key) === shim) this.tasks.delete(shim.key);
     shim.settleDeath(exit);
   }
@@ -297,21 +248,15 @@ export class TaskManager {
    * `shim delete` (runc delete --force, unmount), the bundle removed, and the
    * exit and delete events the shim can no longer send.
    */
-  private async cleanupDeadShim(
-    bundle: Bundle,
-    shimPath: string | undefined,
-  ): Promise<TaskExitInfo> {
-    let exit: TaskExitInfo = {
+  private async cleanupDeadShim(bundle: Bundle, shimPath: string | undefined): Promise<ExitInfo> {
+    let exit: ExitInfo = {
       pid: 0,
       exitStatus: DEAD_SHIM_EXIT_STATUS,
       exitedAt: nowTimestamp(),
     };
     if (shimPath) {
       try {
-        const r = await runShimDelete(
-          this.invocation(bundle, commandFor(shimPath)),
-          this.o.config.shim_delete_timeout_ms,
-        );
+        const r = await this.launcher.delete(this.invocation(bundle, commandFor(shimPath)));
         if (r.stderr.trim())
           this.o.log.debug({ task: bundle.id, stderr: r.stderr.trim() }, 'shim delete');
         exit = {
@@ -355,29 +300,24 @@ export class TaskManager {
   }
 
   /** Deletes a stopped task: the shim's Delete, its Shutdown, then the bundle. */
-  async delete(namespace: string, id: string): Promise<DeletedTask> {
+  async delete(namespace: string, id: string): Promise<ExitInfo> {
     const shim = this.get(namespace, id);
     const key = shim.key;
     if (this.busy.has(key))
       throw new BerthError('FailedPrecondition', `task ${id} is being deleted`);
     this.busy.add(key);
     try {
-      const res = await shim.task.delete({ id, execId: '' }, shim.opts());
+      const res = await shim.client.delete();
       shim.expectedClose = true;
       // A shim serving other tasks of its group ignores Shutdown; ours closes.
-      await shim.task
-        .shutdown(
-          { id, now: false },
-          shim.opts({ timeoutMs: this.o.config.shim_shutdown_timeout_ms }),
-        )
-        .catch(() => {});
+      await shim.client.shutdown().catch(() => {});
       shim.disconnect();
       this.tasks.delete(key);
       await shim.bundle.delete();
-      return { pid: res.pid, exitStatus: res.exitStatus, exitedAt: res.exitedAt };
+      return res;
     } catch (err) {
       // The shim went away under us: its death handler reports and cleans up.
-      if (shim.conn.closed) {
+      if (shim.client.closed) {
         const exit = await shim.deathExit();
         if (exit) return exit;
       }
@@ -414,7 +354,7 @@ export class TaskManager {
             { task: taskKey(bundle.namespace, bundle.id), reason: (err as Error).message },
             'shim not reconnected; cleaning up',
           );
-          await this.stopLiveShim(bundle, shimPath);
+          await this.stopLiveShim(bundle);
           await this.cleanupDeadShim(bundle, shimPath);
           cleaned++;
         }
@@ -428,36 +368,26 @@ export class TaskManager {
    * A shim can still be alive when its container record is gone: kill its
    * processes and ask it to exit before `shim delete` cleans up. Best effort.
    */
-  private async stopLiveShim(bundle: Bundle, shimPath: string | undefined): Promise<void> {
+  private async stopLiveShim(bundle: Bundle): Promise<void> {
     const address = await bundle.readAddress().catch(() => undefined);
     if (!address) return;
     const timeoutMs = this.o.config.shim_reconnect_timeout_ms;
-    let conn: TtrpcClient;
+    let client: ShimTaskClient;
     try {
-      conn = await TtrpcClient.connect(dialTarget(address), { timeoutMs });
+      client = await this.launcher.connect(address, bundle.namespace, bundle.id, timeoutMs);
     } catch {
       return;
     }
-    const shim = new ShimTask(
-      bundle.namespace,
-      bundle.id,
-      bundle,
-      commandFor(shimPath ?? ''),
-      conn,
-      undefined,
-    );
-    shim.expectedClose = true;
-    const id = bundle.id;
     try {
-      await shim.task.kill({ id, execId: '', signal: 9, all: true }, shim.opts({ timeoutMs }));
-      await shim.task.wait({ id, execId: '' }, shim.opts({ timeoutMs: 5_000 }));
-      await shim.task.delete({ id, execId: '' }, shim.opts({ timeoutMs }));
+      await client.kill(9, { all: true, timeoutMs });
+      await client.wait({ timeoutMs: 5_000 });
+      await client.delete({ timeoutMs });
     } catch {
       // Whatever is left, `shim delete` forces.
     }
     // Not `now`: the shim may serve other containers of its group.
-    await shim.task.shutdown({ id, now: false }, shim.opts({ timeoutMs })).catch(() => {});
-    shim.disconnect();
+    await client.shutdown({ timeoutMs }).catch(() => {});
+    client.close();
   }
 
   private async reconnect(bundle: Bundle, shimPath: string | undefined): Promise<void> {
@@ -465,53 +395,45 @@ export class TaskManager {
     if (!address) throw new BerthError('NotFound', 'bundle has no shim address');
     if (!shimPath) throw new BerthError('NotFound', 'bundle has no shim binary path');
     const task = taskKey(bundle.namespace, bundle.id);
-    const shim = await withGrowingDeadline(
+    const { client, logReader } = await withGrowingDeadline(
       this.o.config.shim_reconnect_timeout_ms,
-      (timeoutMs) => this.connectShim(bundle, address, shimPath, timeoutMs),
+      (timeoutMs) => this.connectShim(bundle, address, timeoutMs),
       (timeoutMs) =>
         this.o.log.warn({ task, timeoutMs }, 'shim did not answer in time; trying a longer limit'),
     );
-    this.watch(shim);
-    this.tasks.set(shim.key, shim);
+    this.adopt(bundle, commandFor(shimPath), client, logReader);
   }
 
   /** One dial and Connect to a running shim, within `timeoutMs` each. */
   private async connectShim(
     bundle: Bundle,
     address: string,
-    shimPath: string,
     timeoutMs: number,
-  ): Promise<ShimTask> {
-    const conn = await TtrpcClient.connect(dialTarget(address), { timeoutMs });
-    await bundle.ensureLogFifo();
-    const logReader = openShimLog(
-      bundle.logFifo,
-      this.o.log.child({ task: taskKey(bundle.namespace, bundle.id) }),
-    );
-    const shim = new ShimTask(
-      bundle.namespace,
-      bundle.id,
-      bundle,
-      commandFor(shimPath),
-      conn,
-      logReader,
-    );
+  ): Promise<{ client: ShimTaskClient; logReader: ShimLogReader }> {
+    const client = await this.launcher.connect(address, bundle.namespace, bundle.id, timeoutMs);
+    let logReader: ShimLogReader | undefined;
     let taskPid: number;
     try {
-      ({ taskPid } = await shim.task.connect({ id: bundle.id }, shim.opts({ timeoutMs })));
+      await bundle.ensureLogFifo();
+      logReader = openShimLog(
+        bundle.logFifo,
+        this.o.log.child({ task: taskKey(bundle.namespace, bundle.id) }),
+      );
+      ({ taskPid } = await client.connect({ timeoutMs }));
     } catch (err) {
-      shim.disconnect();
+      client.close();
+      logReader?.close();
       throw err;
     }
     if (taskPid === 0) {
       // The shim started but the task was never created in it: the daemon
       // died between the two. Nobody was told of a task, so it is cleaned up,
       // not adopted as one that `tasks ls` could never show.
-      shim.expectedClose = true;
-      shim.disconnect();
+      client.close();
+      logReader.close();
       throw new BerthError('NotFound', 'the shim has no task: it was never created');
     }
-    return shim;
+    return { client, logReader };
   }
 
   private async scanBundles(): Promise<Bundle[]> {
@@ -543,7 +465,7 @@ export class TaskManager {
     this.closed = true;
     for (const t of this.tasks.values()) t.disconnect();
     this.tasks.clear();
-    await this.spares.close();
+    await this.launcher.close();
   }
 }
 

@@ -1,11 +1,11 @@
 import path from 'node:path';
 import { TasksService } from '../../api/gen/containerd/services/tasks/v1/tasks.js';
-import type { Publisher } from '../daemon/publisher.js';
-import { PluginType, type Registration } from '../daemon/types.js';
-import type { MetadataDB } from '../../core/metadata/db.js';
+import { definePlugin, PluginType, pluginRef } from '../daemon/types.js';
+import { ExchangeRef } from '../events/plugin.js';
+import { MetadataRef } from '../metadata/plugin.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
 import type { SnapshotService } from '../snapshots/namespaced.js';
-import { getSnapshotService } from '../snapshots/plugin.js';
+import { SnapshotServiceRef } from '../snapshots/plugin.js';
 import {
   type TaskRuntimeConfig,
   checkTaskRuntimeConfig,
@@ -20,14 +20,15 @@ import { TasksLocal } from './service.js';
  * state directory, shim work directories in its root. Init reconnects to the
  * shims a previous daemon left running.
  */
-export const taskRuntimePlugin: Registration<TaskRuntimeConfig, TaskManager> = {
-  type: PluginType.Runtime,
-  id: 'task',
+export const TaskManagerRef = pluginRef<TaskManager>(PluginType.Runtime, 'task');
+export const TasksServiceRef = pluginRef<TasksLocal>(PluginType.Service, 'tasks-service');
+
+export const taskRuntimePlugin = definePlugin(TaskManagerRef, {
   requires: [PluginType.Metadata, PluginType.Event],
-  config: defaultTaskRuntimeConfig,
+  config: defaultTaskRuntimeConfig as TaskRuntimeConfig,
   async init(ctx) {
     checkTaskRuntimeConfig(ctx.config);
-    const db = ctx.get<MetadataDB>(PluginType.Metadata);
+    const db = ctx.get(MetadataRef);
     const manager = new TaskManager({
       dirs: { state: ctx.state, root: ctx.root },
       config: ctx.config,
@@ -36,7 +37,7 @@ export const taskRuntimePlugin: Registration<TaskRuntimeConfig, TaskManager> = {
       publishBinary: process.argv[1] ?? 'berthd',
       socketDir: daemonSocketDir(ctx.daemon.state),
       runcRoot: path.join(ctx.daemon.state, 'runc'),
-      publisher: ctx.get<Publisher>(PluginType.Event),
+      publisher: ctx.get(ExchangeRef),
       log: ctx.log,
     });
     ctx.onClose(() => manager.close());
@@ -55,32 +56,25 @@ export const taskRuntimePlugin: Registration<TaskRuntimeConfig, TaskManager> = {
     ctx.meta.capabilities.push('shim-recovery');
     return manager;
   },
-};
+});
 
-export const tasksServicePlugin: Registration = {
-  type: PluginType.Service,
-  id: 'tasks-service',
+export const tasksServicePlugin = definePlugin(TasksServiceRef, {
   requires: [PluginType.Runtime, PluginType.Metadata, PluginType.Internal],
   init(ctx) {
     let snapshots: SnapshotService | undefined;
     try {
-      snapshots = getSnapshotService(ctx);
+      snapshots = ctx.get(SnapshotServiceRef);
     } catch {
       ctx.log.warn('no snapshot service: tasks need explicit rootfs mounts');
     }
     return new TasksLocal(
-      ctx.get<TaskManager>(PluginType.Runtime, 'task'),
-      ctx.get<MetadataDB>(PluginType.Metadata).containers,
+      ctx.get(TaskManagerRef),
+      ctx.get(MetadataRef).containers,
       snapshots &&
         (async (ns, name, key) =>
           (await snapshots.snapshotter(name).mounts(ns, key)).map((m) => ({ target: '', ...m }))),
     );
   },
-};
+});
 
-export const tasksGrpcPlugin = grpcAdapterPlugin(
-  'tasks',
-  'containerd.services.tasks.v1.Tasks',
-  TasksService,
-  'tasks-service',
-);
+export const tasksGrpcPlugin = grpcAdapterPlugin('tasks', TasksService, TasksServiceRef);

@@ -1,7 +1,11 @@
 // containerd.services.tasks.v1.Tasks as a local service: requests come in with
-// the caller's namespace, most are forwarded to the task's shim over ttrpc.
+// the caller's namespace, most are forwarded to the task (core/runtime Task).
 
-import { errFailedPrecondition, errInvalidArgument, errNotImplemented } from '../../core/errors/catalogue.js';
+import {
+  errFailedPrecondition,
+  errInvalidArgument,
+  errNotImplemented,
+} from '../../core/errors/catalogue.js';
 import type {
   CloseIORequest,
   CreateTaskRequest,
@@ -39,8 +43,10 @@ import { nowTimestamp } from '../../core/protobuf/timestamp.js';
 import { parseFilters } from '../../core/filters/index.js';
 import type { ContainerStore } from '../../core/metadata/containers.js';
 import type { CallContext } from '../server/context.js';
+import type { Process as TaskProcess, Task } from '../../core/runtime/task.js';
 import type { TaskManager } from './manager.js';
-import type { ShimTask } from './shim.js';
+import type { TasksService } from '../../api/gen/containerd/services/tasks/v1/tasks.js';
+import type { LocalServiceOf } from '../server/types.js';
 
 const DEFAULT_SNAPSHOTTER = 'overlayfs';
 
@@ -72,15 +78,22 @@ export type SnapshotMounts = (
   key: string,
 ) => Promise<Mount[]>;
 
-export class TasksLocal {
+export class TasksLocal implements LocalServiceOf<TasksService> {
   constructor(
     private readonly manager: TaskManager,
     private readonly containers: ContainerStore,
     private readonly snapshotMounts?: SnapshotMounts,
   ) {}
 
-  private task(ns: string, id: string): ShimTask {
+  private task(ns: string, id: string): Task {
     return this.manager.get(ns, requireId(id));
+  }
+
+  /** The task's process named by a request: its init process when execId is ''. */
+  private process(ns: string, id: string, execId: string): TaskProcess {
+    const t = this.task(ns, id);
+    if (execId) validateIdentifier(execId);
+    return t.process(execId);
   }
 
   async create(req: CreateTaskRequest, ctx: CallContext): Promise<CreateTaskResponse> {
@@ -115,10 +128,8 @@ export class TasksLocal {
   }
 
   async start(req: StartRequest, ctx: CallContext): Promise<StartResponse> {
-    const t = this.task(ctx.namespace, req.containerId);
-    if (req.execId) validateIdentifier(req.execId);
-    const r = await t.task.start({ id: t.id, execId: req.execId }, t.opts({ signal: ctx.signal }));
-    return { pid: r.pid };
+    const p = this.process(ctx.namespace, req.containerId, req.execId);
+    return { pid: await p.start({ signal: ctx.signal }) };
   }
 
   async delete(req: DeleteTaskRequest, ctx: CallContext): Promise<DeleteResponse> {
@@ -130,23 +141,20 @@ export class TasksLocal {
   async deleteProcess(req: DeleteProcessRequest, ctx: CallContext): Promise<DeleteResponse> {
     const t = this.task(ctx.namespace, req.containerId);
     const execId = requireId(req.execId, 'exec id');
-    const r = await t.task.delete({ id: t.id, execId }, t.opts({ signal: ctx.signal }));
+    const r = await t.process(execId).delete({ signal: ctx.signal });
     return { id: execId, pid: r.pid, exitStatus: r.exitStatus, exitedAt: r.exitedAt };
   }
 
   async get(req: GetRequest, ctx: CallContext): Promise<GetResponse> {
-    const t = this.task(ctx.namespace, req.containerId);
-    if (req.execId) validateIdentifier(req.execId);
-    const s = await t.task.state({ id: t.id, execId: req.execId }, t.opts({ signal: ctx.signal }));
-    return { process: processFromState(t.id, s) };
+    const p = this.process(ctx.namespace, req.containerId, req.execId);
+    return { process: processFromState(p.id, await p.state({ signal: ctx.signal })) };
   }
 
   async list(_req: ListTasksRequest, ctx: CallContext): Promise<ListTasksResponse> {
     const states = await Promise.all(
       this.manager.list(ctx.namespace).map(async (t) => {
         try {
-          const s = await t.task.state({ id: t.id, execId: '' }, t.opts({ timeoutMs: 5_000 }));
-          return processFromState(t.id, s);
+          return processFromState(t.id, await t.state({ timeoutMs: 5_000 }));
         } catch {
           // A shim dying right now is being cleaned up; it is not listed.
           return undefined;
@@ -157,15 +165,11 @@ export class TasksLocal {
   }
 
   async kill(req: KillRequest, ctx: CallContext): Promise<Empty> {
-    const t = this.task(ctx.namespace, req.containerId);
-    if (req.execId) validateIdentifier(req.execId);
+    const p = this.process(ctx.namespace, req.containerId, req.execId);
     if (!Number.isInteger(req.signal) || req.signal <= 0 || req.signal > 64) {
       throw errInvalidArgument(`invalid signal ${req.signal}`);
     }
-    await t.task.kill(
-      { id: t.id, execId: req.execId, signal: req.signal, all: req.all },
-      t.opts({ signal: ctx.signal }),
-    );
+    await p.kill(req.signal, { all: req.all, signal: ctx.signal });
     return {};
   }
 
@@ -173,63 +177,49 @@ export class TasksLocal {
     const t = this.task(ctx.namespace, req.containerId);
     const execId = requireId(req.execId, 'exec id');
     if (!req.spec) throw errInvalidArgument('exec process spec must be set');
-    await t.task.exec(
-      {
-        id: t.id,
-        execId,
-        terminal: req.terminal,
-        stdin: req.stdin,
-        stdout: req.stdout,
-        stderr: req.stderr,
-        spec: req.spec,
-      },
-      t.opts({ signal: ctx.signal }),
-    );
+    const stdio = {
+      stdin: req.stdin,
+      stdout: req.stdout,
+      stderr: req.stderr,
+      terminal: req.terminal,
+    };
+    await t.exec(execId, req.spec, stdio, { signal: ctx.signal });
     return {};
   }
 
   async resizePty(req: ResizePtyRequest, ctx: CallContext): Promise<Empty> {
-    const t = this.task(ctx.namespace, req.containerId);
-    await t.task.resizePty(
-      { id: t.id, execId: req.execId, width: req.width, height: req.height },
-      t.opts({ signal: ctx.signal }),
-    );
+    const p = this.process(ctx.namespace, req.containerId, req.execId);
+    await p.resize(req.width, req.height, { signal: ctx.signal });
     return {};
   }
 
   async closeIo(req: CloseIORequest, ctx: CallContext): Promise<Empty> {
-    const t = this.task(ctx.namespace, req.containerId);
-    await t.task.closeIO(
-      { id: t.id, execId: req.execId, stdin: req.stdin },
-      t.opts({ signal: ctx.signal }),
-    );
+    const p = this.process(ctx.namespace, req.containerId, req.execId);
+    await p.closeIO({ stdin: req.stdin, signal: ctx.signal });
     return {};
   }
 
   async pause(req: PauseTaskRequest, ctx: CallContext): Promise<Empty> {
     const t = this.task(ctx.namespace, req.containerId);
-    await t.task.pause({ id: t.id }, t.opts({ signal: ctx.signal }));
+    await t.pause({ signal: ctx.signal });
     return {};
   }
 
   async resume(req: ResumeTaskRequest, ctx: CallContext): Promise<Empty> {
     const t = this.task(ctx.namespace, req.containerId);
-    await t.task.resume({ id: t.id }, t.opts({ signal: ctx.signal }));
+    await t.resume({ signal: ctx.signal });
     return {};
   }
 
   async listPids(req: ListPidsRequest, ctx: CallContext): Promise<ListPidsResponse> {
     const t = this.task(ctx.namespace, req.containerId);
-    const r = await t.task.pids({ id: t.id }, t.opts({ signal: ctx.signal }));
-    return { processes: r.processes };
+    return { processes: await t.pids({ signal: ctx.signal }) };
   }
 
   async update(req: UpdateTaskRequest, ctx: CallContext): Promise<Empty> {
     const t = this.task(ctx.namespace, req.containerId);
-    await t.task.update(
-      { id: t.id, resources: req.resources, annotations: req.annotations },
-      t.opts({ signal: ctx.signal }),
-    );
+    if (!req.resources) throw errInvalidArgument('resources must be set');
+    await t.update(req.resources, { annotations: req.annotations, signal: ctx.signal });
     return {};
   }
 
@@ -254,8 +244,8 @@ export class TasksLocal {
     const metrics = await Promise.all(
       chosen.map(async (t): Promise<Metric | undefined> => {
         try {
-          const r = await t.task.stats({ id: t.id }, t.opts({ signal: ctx.signal }));
-          return { timestamp: nowTimestamp(), id: t.id, data: r.stats };
+          const data = await t.stats({ signal: ctx.signal });
+          return { timestamp: nowTimestamp(), id: t.id, data };
         } catch (err) {
           if (chosen.length === 1) throw err;
           return undefined; // one stopped task must not fail the whole listing
@@ -266,19 +256,10 @@ export class TasksLocal {
   }
 
   async wait(req: WaitRequest, ctx: CallContext): Promise<WaitResponse> {
-    const t = this.task(ctx.namespace, req.containerId);
-    if (req.execId) validateIdentifier(req.execId);
-    try {
-      const r = await t.task.wait({ id: t.id, execId: req.execId }, t.opts({ signal: ctx.signal }));
-      return { exitStatus: r.exitStatus, exitedAt: r.exitedAt };
-    } catch (err) {
-      // The shim died while we waited: the init process's exit is what its
-      // cleanup reports (an exec's exit is lost with the shim).
-      if (!req.execId && t.conn.closed) {
-        const exit = await t.deathExit();
-        if (exit) return { exitStatus: exit.exitStatus, exitedAt: exit.exitedAt };
-      }
-      throw err;
-    }
+    // A shim that dies while the init process is waited for reports its exit
+    // (see ShimTask.wait); an exec's exit is lost with the shim.
+    const p = this.process(ctx.namespace, req.containerId, req.execId);
+    const r = await p.wait({ signal: ctx.signal });
+    return { exitStatus: r.exitStatus, exitedAt: r.exitedAt };
   }
 }

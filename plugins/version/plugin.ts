@@ -1,23 +1,12 @@
 import { VersionService } from '../../api/gen/containerd/services/version/v1/version.js';
-import type { VersionResponse } from '../../api/gen/containerd/services/version/v1/version.js';
-import { PluginType, type Registration } from '../daemon/types.js';
+import { definePlugin, PluginType, pluginRef } from '../daemon/types.js';
 import { grpcAdapterPlugin } from '../server/grpc-plugin.js';
+import { VersionLocal } from './service.js';
 
-/** The daemon's version and revision. */
-export const versionServicePlugin: Registration = {
-  type: PluginType.Service,
-  id: 'version-service',
-  init: (ctx) => ({
-    version: async (): Promise<VersionResponse> => ({
-      version: ctx.daemon.version,
-      revision: ctx.daemon.revision,
-    }),
-  }),
-};
+export const VersionServiceRef = pluginRef<VersionLocal>(PluginType.Service, 'version-service');
 
-export const versionGrpcPlugin = grpcAdapterPlugin(
-  'version',
-  'containerd.services.version.v1.Version',
-  VersionService,
-  'version-service',
-);
+export const versionServicePlugin = definePlugin(VersionServiceRef, {
+  init: (ctx) => new VersionLocal(ctx.daemon),
+});
+
+export const versionGrpcPlugin = grpcAdapterPlugin('version', VersionService, VersionServiceRef);

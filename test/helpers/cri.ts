@@ -175,10 +175,11 @@ export interface CriEnv {
 /**
  * A berthd with the CRI plugin on a test-only bridge network, the pause and
  * busybox fixtures imported into k8s.io. `extraCriConfig` is appended to the
- * plugin's table (e.g. `registry_config_path = "…"`).
+ * plugin's table (e.g. `registry_config_path = "…"`); `topLevelConfig` goes
+ * before it (e.g. a `[metrics]` table).
  */
 export async function startCriEnv(
-  opts: { extraCriConfig?: string; importImages?: boolean } = {},
+  opts: { extraCriConfig?: string; importImages?: boolean; topLevelConfig?: string } = {},
 ): Promise<CriEnv> {
   const work = await fs.mkdtemp('/tmp/berth-cri-');
   const net = await testNetwork(work);
@@ -202,6 +203,7 @@ export async function startCriEnv(
     d = await startDaemon({
       config: [
         'version = 1',
+        opts.topLevelConfig ?? '',
         '[plugins."io.berth.grpc.v1.cri"]',
         'sandbox_image = "registry.k8s.io/pause:3.9"',
         opts.extraCriConfig ?? '',

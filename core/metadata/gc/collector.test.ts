@@ -97,6 +97,7 @@ describe('collector', () => {
     const r = await collector.collect();
     expect(contentIds(r)).toEqual([`ns1 ${a}`]);
     expect(r.blobs).toEqual([a]);
+    expect(r.blobBytes).toBe('a'.length);
     expect(await has('ns1', a)).toBe(false);
     expect(await local.exists(a)).toBe(false);
     expect(await has('ns1', b)).toBe(true);
@@ -104,6 +105,7 @@ describe('collector', () => {
     const again = await collector.collect();
     expect(again.content).toEqual([]);
     expect(again.blobs).toEqual([]);
+    expect(again.blobBytes).toBe(0);
   });
 
   it('keeps a blob another namespace still references', async () => {

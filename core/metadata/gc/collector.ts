@@ -68,6 +68,8 @@ export interface CollectResult {
   ingests: RemovedIngest[];
   /** Blob files no namespace references any more. */
   blobs: string[];
+  /** Bytes those blob files held. */
+  blobBytes: number;
   /** Backend snapshots no namespace owned (namespace '', key is the backend key). */
   backendSnapshots: RemovedSnapshot[];
   /** Parts that failed; the rest of the collection still ran. */
@@ -95,6 +97,7 @@ function emptyResult(startedAt: Date): CollectResult {
     leases: [],
     ingests: [],
     blobs: [],
+    blobBytes: 0,
     backendSnapshots: [],
     errors: [],
   };
@@ -377,16 +380,17 @@ export class Collector {
   private async sweepBlobs(result: CollectResult): Promise<void> {
     const { content } = this.opts;
     const referenced = await content.referencedDigests();
-    const candidates: string[] = [];
+    const candidates: { digest: string; size: number }[] = [];
     await content.store.walk((b) => {
-      if (!referenced.has(b.digest)) candidates.push(b.digest);
+      if (!referenced.has(b.digest)) candidates.push(b);
     });
-    for (const digest of candidates) {
+    for (const { digest, size } of candidates) {
       try {
         // Re-checks the references under the digest's lock: a commit racing
         // this sweep either finished first (FailedPrecondition) or comes after.
         await content.deleteBlob(digest);
         result.blobs.push(digest);
+        result.blobBytes += size;
       } catch (err) {
         if (isBerthError(err, 'FailedPrecondition') || isBerthError(err, 'NotFound')) continue;
         throw err;
