@@ -6,14 +6,12 @@
 // without it nothing is wrapped and nothing is loaded.
 
 import { withActiveSpan } from '../core/tracing/active-span.js';
-import { OtlpHttpExporter } from '../core/tracing/otlp-exporter.js';
+import { OTLP_ENDPOINT_ENV, OtlpHttpExporter } from '../core/tracing/otlp-exporter.js';
 import { SpanKind } from '../core/tracing/span.js';
 import { parseTraceparent } from '../core/tracing/traceparent.js';
 import { Tracer } from '../core/tracing/tracer.js';
 import type { ServiceDefinition } from '../core/ttrpc/definition.js';
 import type { CallContext, ServiceImplementation } from '../core/ttrpc/server.js';
-
-export const OTLP_ENDPOINT_ENV = 'OTEL_EXPORTER_OTLP_ENDPOINT';
 
 export interface ShimTracing {
   tracer: Tracer;

@@ -25,6 +25,9 @@ export interface OtlpExporterOptions {
   onError?: (message: string) => void;
 }
 
+/** OpenTelemetry's variable for the collector's base URL: berthd sets it for its shims. */
+export const OTLP_ENDPOINT_ENV = 'OTEL_EXPORTER_OTLP_ENDPOINT';
+
 const TRACES_PATH = '/v1/traces';
 const load = createRequire(import.meta.url);
 

@@ -1,6 +1,7 @@
 // The user a container runs as: the image's USER unless the security context
 // names one, resolved against the container's own /etc/passwd and /etc/group
-// (its prepared snapshot, mounted read-only for the lookup).
+// (its prepared snapshot, mounted read-only for the lookup; the first time per
+// image and user only, as a new container's rootfs is still the image's).
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -11,6 +12,9 @@ import type { ContainerConfig } from '../../api/gen/cri/runtime/v1/api.js';
 import type { CriImage } from './image-index.js';
 
 type SnapshotMount = { type: string; source: string; options: string[] };
+
+/** Distinct users remembered per image; kubelets use a handful. */
+const MAX_CACHED_USERS = 64;
 
 export async function resolveContainerUser(
   config: ContainerConfig,
@@ -31,7 +35,13 @@ export async function resolveContainerUser(
     }
     userString = `${userString.split(':')[0]}:${sc.runAsGroup.value}`;
   }
-  const user = await withRootfs(mounts, tmpDir, (root) => resolveUser(root, userString));
+  // Resolved once per image and user (CriImage.users): the rootfs is still the image's.
+  let user = image.users.get(userString);
+  if (!user) {
+    user = await withRootfs(mounts, tmpDir, (root) => resolveUser(root, userString));
+    if (image.users.size >= MAX_CACHED_USERS) image.users.clear();
+    image.users.set(userString, user);
+  }
   const extra = (sc?.supplementalGroups ?? []).map(Number);
   return { ...user, additionalGids: [...new Set([...user.additionalGids, ...extra])] };
 }

@@ -18,7 +18,7 @@ import type { PlatformMatcher } from '../../core/images/oci/platform.js';
 import { type BlobSource, resolveImage } from '../../core/images/oci/resolve.js';
 import type { Descriptor, ImageRuntimeConfig } from '../../core/images/oci/types.js';
 import { KeyedMutex } from '../../core/metadata/keyed-mutex.js';
-import { parseNumericUser } from '../../core/oci/index.js';
+import { parseNumericUser, type ResolvedUser } from '../../core/oci/index.js';
 import { stripPrefix } from '../../core/protobuf/typeurl.js';
 import { type ImageCatalog, type LookupImage, catalogOf, lookupImage } from './image-lookup.js';
 
@@ -37,6 +37,12 @@ export interface CriImage extends LookupImage {
   size: number;
   /** The runtime.v1 Image message. */
   cri: Image;
+  /**
+   * Users already resolved against this image's /etc/passwd and /etc/group,
+   * by user string: a new container's rootfs is the image's layers, so one
+   * lookup per image and user does. Shared by images with the same layers.
+   */
+  users: Map<string, ResolvedUser>;
 }
 
 /** An image record as the index reads it. */
@@ -102,7 +108,7 @@ function repository(name: string): string {
   return colon > slash ? name.slice(0, colon) : name;
 }
 
-function criMessage(img: Omit<CriImage, 'cri'>, labels: Record<string, string>[]): Image {
+function criMessage(img: Omit<CriImage, 'cri' | 'users'>, labels: Record<string, string>[]): Image {
   // What each name was recorded at (an index for multi-platform pulls), as containerd reports it.
   const digests = [
     ...new Set(img.names.map((n) => `${repository(n)}@${img.targets[n] ?? img.manifestDigest}`)),
@@ -130,6 +136,8 @@ function criMessage(img: Omit<CriImage, 'cri'>, labels: Record<string, string>[]
 export class CriImageIndex {
   private readonly entries = new Map<string, Entry>();
   private readonly resolutions = new Map<string, Resolution>();
+  /** CriImage.users, by top chain ID. */
+  private readonly users = new Map<string, Map<string, ResolvedUser>>();
   /** Per name, so the last read of a record is the one applied. */
   private readonly lock = new KeyedMutex();
   private catalog: ImageCatalog<CriImage> = catalogOf([]);
@@ -305,11 +313,16 @@ export class CriImageIndex {
         chainIds: r.chainIds,
         size: r.size,
       };
-      images.push({ ...img, cri: criMessage(img, labels) });
+      const top = r.chainIds.at(-1) ?? '';
+      let users = this.users.get(top);
+      if (!users) this.users.set(top, (users = new Map()));
+      images.push({ ...img, cri: criMessage(img, labels), users });
     }
     this.catalog = catalogOf(images);
     const used = new Set([...this.entries.values()].map((e) => e.target));
     for (const digest of this.resolutions.keys())
       if (!used.has(digest)) this.resolutions.delete(digest);
+    const chains = new Set(images.map((i) => i.chainIds.at(-1) ?? ''));
+    for (const top of this.users.keys()) if (!chains.has(top)) this.users.delete(top);
   }
 }

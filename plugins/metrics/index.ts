@@ -10,8 +10,6 @@ import { recordGrpcCalls } from './grpc-metrics.js';
 import { Registry } from './registry.js';
 import { type TaskSource, taskCollector } from './task-metrics.js';
 
-export { parseListenAddress } from './endpoint.js';
-
 /** How long one namespace's task listing and metrics may take in a scrape. */
 const TASK_SCRAPE_TIMEOUT_MS = 5_000;
 

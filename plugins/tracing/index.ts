@@ -4,13 +4,10 @@
 // children of the daemon's, to the same place.
 
 import type { Logger } from 'pino';
-import { OtlpHttpExporter } from '../../core/tracing/otlp-exporter.js';
+import { OTLP_ENDPOINT_ENV, OtlpHttpExporter } from '../../core/tracing/otlp-exporter.js';
 import { Tracer } from '../../core/tracing/tracer.js';
 import { VERSION } from '../../core/version.js';
 import { traceGrpcCalls } from './grpc-spans.js';
-
-/** OpenTelemetry's variable for the collector base URL; berth-shim reads it. */
-export const OTLP_ENDPOINT_ENV = 'OTEL_EXPORTER_OTLP_ENDPOINT';
 
 export interface TracingSettings {
   /** Collector base URL, e.g. `http://127.0.0.1:4318`. */

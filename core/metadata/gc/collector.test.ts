@@ -9,7 +9,10 @@ import { LocalContentStore } from '../../content/store.js';
 import { ImageStore } from '../images.js';
 import { LEASE_EXPIRE_LABEL, LeaseStore } from '../leases.js';
 import { MetadataDB } from '../db.js';
-import { type NamespacedSnapshotter, SnapshotService } from '../../../plugins/snapshots/namespaced.js';
+import {
+  type NamespacedSnapshotter,
+  SnapshotService,
+} from '../../../plugins/snapshots/namespaced.js';
 import { Collector, type CollectResult } from './collector.js';
 import { contentLeaseHooks, readLeasedIngests, snapshotLeaseHook } from '../lease-hooks.js';
 
