@@ -11,7 +11,12 @@ import { BerthError, errInvalidArgument } from '../core/errors/catalogue.js';
 import type { Container } from '../api/gen/containerd/services/containers/v1/containers.js';
 import type { Mount } from '../api/gen/containerd/types/mount.js';
 import type { Any } from '../api/gen/google/protobuf/any.js';
-import { OCI_PROCESS_TYPE_URL, OCI_SPEC_TYPE_URL, packJson, unpackJson } from '../core/protobuf/typeurl.js';
+import {
+  OCI_PROCESS_TYPE_URL,
+  OCI_SPEC_TYPE_URL,
+  packJson,
+  unpackJson,
+} from '../core/protobuf/typeurl.js';
 import { FifoSet } from '../core/runtime/fifo-io.js';
 import type { DeleteResponse, TasksApi, WaitResponse } from './tasks.js';
 

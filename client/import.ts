@@ -5,11 +5,7 @@
 import { createReadStream } from 'node:fs';
 import { isAlreadyExists } from '../core/errors/catalogue.js';
 import { exportImages, type ExportOptions } from '../core/images/export.js';
-import {
-  importImages,
-  type ImportedImage,
-  type ImportOptions,
-} from '../core/images/import.js';
+import { importImages, type ImportedImage, type ImportOptions } from '../core/images/import.js';
 import { targetOf, type Descriptor } from '../core/images/oci/types.js';
 import type { PlatformMatcher } from '../core/images/oci/platform.js';
 import type { Client } from './client.js';

@@ -8,7 +8,11 @@ import { binding, closeInheritedFrom, dup2 } from '../native/index.js';
 import { deleteShim } from '../shim/delete.js';
 import { FlagError, parseFlags } from '../shim/flags.js';
 import { runServer } from '../shim/server.js';
-import { AssignmentError, adoptAssignment, receiveAssignment } from '../core/runtime/spare-assignment.js';
+import {
+  AssignmentError,
+  adoptAssignment,
+  receiveAssignment,
+} from '../core/runtime/spare-assignment.js';
 import { startInline, startShim } from '../shim/start.js';
 
 function fail(msg: string, code = 1): never {

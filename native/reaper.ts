@@ -18,7 +18,11 @@ import type { ChildProcess } from 'node:child_process';
 import { subscribe } from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
 import { constants } from 'node:os';
-import { errCanceled, errFailedPrecondition, errInvalidArgument } from '../core/errors/catalogue.js';
+import {
+  errCanceled,
+  errFailedPrecondition,
+  errInvalidArgument,
+} from '../core/errors/catalogue.js';
 import { binding, type RawExit } from './binding.js';
 
 export interface ProcessExit {

@@ -56,7 +56,13 @@ const IMPORT =
 /** The file a relative specifier names (`./x.js` is `./x.ts` in the source tree). */
 function resolve(from, spec) {
   const base = path.resolve(path.dirname(from), spec);
-  const candidates = [base, base.replace(/\.js$/, '.ts'), base.replace(/\.mjs$/, '.mts'), `${base}.ts`, path.join(base, 'index.ts')];
+  const candidates = [
+    base,
+    base.replace(/\.js$/, '.ts'),
+    base.replace(/\.mjs$/, '.mts'),
+    `${base}.ts`,
+    path.join(base, 'index.ts'),
+  ];
   for (const c of candidates) {
     try {
       if (statSync(c).isFile()) return c;
@@ -102,22 +108,32 @@ function main() {
       if (allowed.includes(to) || allowed.includes(folderOf(target))) continue;
       if (to === 'test' || to === 'bench' || !ALLOWED[to]) {
         if (from !== 'test' && from !== 'bench') {
-          problems.push(`${path.relative(ROOT, file)}: imports ${spec} (${to}/ is not part of the product)`);
+          problems.push(
+            `${path.relative(ROOT, file)}: imports ${spec} (${to}/ is not part of the product)`,
+          );
         }
         continue;
       }
-      problems.push(`${path.relative(ROOT, file)}: imports ${spec}, but ${from}/ may not import ${to}/`);
+      problems.push(
+        `${path.relative(ROOT, file)}: imports ${spec}, but ${from}/ may not import ${to}/`,
+      );
     }
     graph.set(file, edges);
   }
   for (const cycle of cycles(graph)) {
-    problems.push(`import cycle: ${[...cycle, cycle[0]].map((f) => path.relative(ROOT, f)).join(' -> ')}`);
+    problems.push(
+      `import cycle: ${[...cycle, cycle[0]].map((f) => path.relative(ROOT, f)).join(' -> ')}`,
+    );
   }
   if (problems.length > 0) {
-    process.stderr.write(`layering check: ${problems.length} problem(s)\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
+    process.stderr.write(
+      `layering check: ${problems.length} problem(s)\n${problems.map((p) => `  ${p}`).join('\n')}\n`,
+    );
     process.exit(1);
   }
-  process.stdout.write(`layering check: ${files.length} files, imports point down the layers, no cycles\n`);
+  process.stdout.write(
+    `layering check: ${files.length} files, imports point down the layers, no cycles\n`,
+  );
 }
 
 /** Strongly connected components with more than one file (Tarjan), each as a cycle path. */

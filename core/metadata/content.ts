@@ -14,7 +14,12 @@ import { compactLabels, type Labels, validateLabel, validateLabels } from './lab
 import { ensureNamespace, namespaceLock } from './namespaces.js';
 import { corrupt, type ReadTx, type TxRunner, type WriteTx } from './transaction.js';
 import { parseDigest } from '../content/digest.js';
-import type { BlobReader, IngestStatus, IngestWriter, LocalContentStore } from '../content/store.js';
+import type {
+  BlobReader,
+  IngestStatus,
+  IngestWriter,
+  LocalContentStore,
+} from '../content/store.js';
 
 // Namespaced content: which blobs each namespace has, with labels and times,
 // as records `v1/ns/<ns>/content/<digest>` in the metadata database over one

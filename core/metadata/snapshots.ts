@@ -8,7 +8,12 @@
 // The sequence lives outside the namespace so that an emptied namespace can
 // still be deleted.
 
-import { BerthError, errAlreadyExists, errInvalidArgument, errNotFound } from '../errors/catalogue.js';
+import {
+  BerthError,
+  errAlreadyExists,
+  errInvalidArgument,
+  errNotFound,
+} from '../errors/catalogue.js';
 import { Kind } from '../snapshots/types.js';
 import { kindPrefix, LAYOUT_PREFIX } from './keys.js';
 import { compactLabels, type Labels } from './labels.js';

@@ -10,7 +10,11 @@ import {
   SnapshotPrepare,
   SnapshotRemove,
 } from '../../api/gen/containerd/events/snapshot.js';
-import { errFailedPrecondition, errInvalidArgument, errNotFound } from '../../core/errors/catalogue.js';
+import {
+  errFailedPrecondition,
+  errInvalidArgument,
+  errNotFound,
+} from '../../core/errors/catalogue.js';
 import { validateIdentifier } from '../../core/identifiers.js';
 import { packAny } from '../../core/protobuf/typeurl.js';
 import {
@@ -40,7 +44,6 @@ import {
 
 /** Labels with this prefix are passed on to the backend snapshotter, as in containerd. */
 export const INHERITED_LABEL_PREFIX = 'containerd.io/snapshot/';
-
 
 export interface CreateOptions {
   labels?: Labels;
