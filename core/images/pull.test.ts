@@ -267,6 +267,27 @@ describe('pullImage', () => {
     expect(s.locked.size).toBe(0);
   });
 
+  it('leases what it finds stored before looking, so a collection meanwhile takes nothing it uses', async () => {
+    const reg = registry();
+    const m = reg.setRoot(reg.image(['kept']));
+    const s = store();
+    await pullImage(reg.source, s, { platform: amd64 });
+    // The image was removed: what the next pull finds is garbage, and a
+    // collection takes whatever is not leased right after the pull looks at it.
+    const leased = new Set<string>();
+    s.content.keep = async (d) => void leased.add(d);
+    const labels = s.content.labels;
+    s.content.labels = async (d) => {
+      const l = await labels(d);
+      if (!leased.has(d)) s.blobs.delete(d);
+      return l;
+    };
+    const r = await pullImage(reg.source, s, { platform: amd64 });
+    expect(r.fetched).toBe(0);
+    expect([...leased]).toContain(m.digest);
+    expect(s.blobs.has(m.digest)).toBe(true);
+  });
+
   it('picks the best manifest for the platform, CPU variant included', async () => {
     const reg = registry();
     const arm = (variant?: string): Platform => ({

@@ -12,8 +12,10 @@
 //
 // Concurrency: a blob another pull is writing (its ingest ref is locked) is
 // waited for and then used, as containerd does; the wait gives up only when
-// that writer stops making progress. Transfers that fail midway are retried
-// with backoff.
+// that writer stops making progress. Every object is added to the pull's
+// lease before the walk looks for it in the store, so a collection running
+// meanwhile takes nothing the pull goes on to use. Transfers that fail midway
+// are retried with backoff.
 
 import { BerthError, isBerthError, isNotFound } from '../errors/catalogue.js';
 import { childGCLabels } from './oci/gc-labels.js';
@@ -71,7 +73,7 @@ export interface PullContent extends UnpackContent {
   ): Promise<boolean>;
   /** Bytes written so far into the ingest `ref`; undefined when there is none. */
   ingestOffset(ref: string): Promise<number | undefined>;
-  /** Adds a stored blob this pull did not write to the pull's lease. */
+  /** Adds a blob, stored or not (yet), to the pull's lease. */
   keep(digest: string): Promise<void>;
 }
 
@@ -216,6 +218,16 @@ class Walker {
     return withRetries(fn, { ...this.opts.retry, signal: this.opts.signal }, isRetryableTransfer);
   }
 
+  /**
+   * The stored blob's labels (undefined when it is not stored), the blob
+   * leased first: one the collector has not taken by then is kept until the
+   * pull ends, one it took is fetched again.
+   */
+  private async hold(digest: string): Promise<Record<string, string> | undefined> {
+    await this.content.keep(digest);
+    return this.stored(digest);
+  }
+
   /** The stored blob's labels, or undefined when it is not stored. */
   private async stored(digest: string): Promise<Record<string, string> | undefined> {
     try {
@@ -233,13 +245,12 @@ class Walker {
     return { [this.sourceKey]: [...repos].sort().join(',') };
   }
 
-  /** Keeps a blob someone else stored under this pull's lease, with `labels` added. */
+  /** Adds `labels` to a blob that was stored already (and is held). */
   private async adopt(
     digest: string,
     have: Record<string, string>,
     labels: Record<string, string>,
   ): Promise<void> {
-    await this.content.keep(digest);
     if (Object.entries(labels).some(([k, v]) => have[k] !== v))
       await this.content.setLabels(digest, labels);
   }
@@ -250,7 +261,7 @@ class Walker {
       await this.blob(desc);
       return;
     }
-    const have = await this.stored(desc.digest);
+    const have = await this.hold(desc.digest);
     const data = have
       ? await readDocument(this.content, desc, MAX_MANIFEST_BYTES)
       : await this.limiter.run(() => this.retried(() => this.source.fetchManifest(desc)));
@@ -307,7 +318,7 @@ class Walker {
     this.progress('waiting', desc, 0);
     await this.limiter.run(async () => {
       if (this.failure) throw this.failure;
-      const have = await this.stored(desc.digest);
+      const have = await this.hold(desc.digest);
       if (have) {
         await this.adopt(desc.digest, have, this.sourceLabel(have));
         this.progress('exists', desc, desc.size);
@@ -365,7 +376,7 @@ class Walker {
         }
         if ((await this.stored(desc.digest)) === undefined) continue;
       }
-      // Stored by someone else: keep it, with this pull's labels.
+      // Stored by someone else (held since the walk reached it): add this pull's labels.
       await this.adopt(desc.digest, (await this.stored(desc.digest)) ?? {}, labels);
       return false;
     }

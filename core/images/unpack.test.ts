@@ -131,6 +131,39 @@ describe('unpackImage', () => {
     expect(ap.applied).toHaveLength(3);
   });
 
+  it('leases a snapshot it finds unpacked before looking, so a collection cannot take it', async () => {
+    const img = threeLayerImage();
+    const s = snapshots();
+    const ap = applier(img.diffIdOf);
+    await unpackImage(
+      img.manifest,
+      { content: img.ct.c, snapshots: s.sn, applier: ap.a },
+      {
+        platform,
+      },
+    );
+    s.snaps.delete(img.chains[2]!); // the top layer went; the two below are garbage too
+    const leased = new Set<string>();
+    const stat = s.sn.stat;
+    const racing: UnpackSnapshots = {
+      ...s.sn,
+      keep: async (key) => void leased.add(key),
+      // A collection right after each look takes what is not leased.
+      stat: async (key) => {
+        const r = await stat(key);
+        if (!leased.has(key)) s.snaps.delete(key);
+        return r;
+      },
+    };
+    const r = await unpackImage(
+      img.manifest,
+      { content: img.ct.c, snapshots: racing, applier: ap.a },
+      { platform },
+    );
+    expect(r.applied).toBe(1);
+    expect([...s.snaps.keys()].sort()).toEqual([...img.chains].sort());
+  });
+
   it('applies each layer once when unpacks of one image race in one process', async () => {
     const img = threeLayerImage();
     const s = snapshots();

@@ -42,6 +42,12 @@ export interface UnpackContent extends BlobSource {
 /** One snapshotter, in the namespace being unpacked into. */
 export interface UnpackSnapshots {
   readonly name: string;
+  /**
+   * Adds `key` (existing or not yet) to the unpack's lease, so a snapshot
+   * found unpacked stays while the unpack builds on it. Optional: without it
+   * a collection racing the unpack may take such a snapshot.
+   */
+  keep?(key: string): Promise<void>;
   /** NotFound when `key` does not exist. */
   stat(key: string): Promise<unknown>;
   prepare(key: string, parent: string, labels?: Record<string, string>): Promise<UnpackMount[]>;
@@ -112,6 +118,7 @@ async function unpackLayer(
   signal: AbortSignal | undefined,
 ): Promise<boolean> {
   const sn = deps.snapshots;
+  await sn.keep?.(chainId); // before looking: what is found then stays
   if (await exists(sn, chainId)) return false;
   const key = unpackKey(chainId);
   const mounts = await sn.prepare(key, parent);

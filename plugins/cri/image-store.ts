@@ -54,6 +54,8 @@ const platform = defaultPlatformMatcher();
 
 export class CriImageStore {
   readonly index: CriImageIndex;
+  /** Work leases being deleted in the background (see withLease). */
+  private readonly endingLeases = new Set<Promise<void>>();
 
   constructor(readonly d: CriImageStoreDeps) {
     this.index = new CriImageIndex({
@@ -70,9 +72,18 @@ export class CriImageStore {
     });
   }
 
-  /** Loads the index and keeps it current from the image events of k8s.io. */
-  watch(exchange: Exchange): Promise<{ close(): Promise<void> }> {
-    return this.index.watch(exchange, CRI_NAMESPACE);
+  /**
+   * Loads the index and keeps it current from the image events of k8s.io
+   * until close, which also waits for the work leases still being deleted.
+   */
+  async watch(exchange: Exchange): Promise<{ close(): Promise<void> }> {
+    const watching = await this.index.watch(exchange, CRI_NAMESPACE);
+    return {
+      close: async () => {
+        await watching.close();
+        await Promise.all(this.endingLeases);
+      },
+    };
   }
 
   private ctx(): CallContext {
@@ -104,16 +115,25 @@ export class CriImageStore {
 
   /**
    * Runs `fn` under a new lease in k8s.io, so the collector leaves what it
-   * makes alone until a record refers to it; the lease is deleted afterwards.
+   * makes alone until a record refers to it. The lease is deleted afterwards,
+   * in the background unless `wait`: once `fn` is done a record holds what it
+   * made, so the caller need not wait for that (close does).
    */
-  async withLease<T>(fn: (lease: string) => Promise<T>): Promise<T> {
+  async withLease<T>(fn: (lease: string) => Promise<T>, opts: { wait?: boolean } = {}): Promise<T> {
     const lease = await this.d.leases.create(CRI_NAMESPACE, {
       labels: { [LEASE_EXPIRE_LABEL]: new Date(Date.now() + WORK_LEASE_MS).toISOString() },
     });
     try {
       return await fn(lease.id);
     } finally {
-      await this.d.leases.delete(CRI_NAMESPACE, lease.id).catch(() => undefined);
+      const ending: Promise<void> = this.d.leases
+        .delete(CRI_NAMESPACE, lease.id)
+        .catch((err) =>
+          this.d.log.warn({ err, lease: lease.id }, 'CRI: deleting a work lease failed'),
+        )
+        .finally(() => this.endingLeases.delete(ending));
+      this.endingLeases.add(ending);
+      if (opts.wait) await ending;
     }
   }
 
@@ -128,6 +148,11 @@ export class CriImageStore {
       }),
       snapshots: {
         name: this.d.snapshotterName,
+        keep: (key) =>
+          this.d.leases.addResource(CRI_NAMESPACE, lease, {
+            id: key,
+            type: `snapshots/${this.d.snapshotterName}`,
+          }),
         stat: (key) => sn.stat(CRI_NAMESPACE, key),
         prepare: (key, parent, labels) => sn.prepare(CRI_NAMESPACE, key, parent, { labels, lease }),
         commit: (name, key, labels) => sn.commit(CRI_NAMESPACE, name, key, { labels, lease }),
@@ -201,33 +226,36 @@ export class CriImageStore {
     });
     let name: string;
     try {
-      name = await this.withLease(async (lease) => {
-        const content = localImageContent(this.d.content, CRI_NAMESPACE, {
-          id: lease,
-          leases: this.d.leases,
-        });
-        const r = await pullImage(
-          registrySource(repo),
-          {
-            content,
-            images: { put: (rec) => this.putRecord(rec.name, rec.target, rec.labels) },
-          },
-          {
-            platform,
-            labels: {
-              [CRI_MANAGED_LABEL]: 'managed',
-              ...(this.isSandboxImage(repo) ? { [PINNED_LABEL]: PINNED_VALUE } : {}),
+      name = await this.withLease(
+        async (lease) => {
+          const content = localImageContent(this.d.content, CRI_NAMESPACE, {
+            id: lease,
+            leases: this.d.leases,
+          });
+          const r = await pullImage(
+            registrySource(repo),
+            {
+              content,
+              images: { put: (rec) => this.putRecord(rec.name, rec.target, rec.labels) },
             },
+            {
+              platform,
+              labels: {
+                [CRI_MANAGED_LABEL]: 'managed',
+                ...(this.isSandboxImage(repo) ? { [PINNED_LABEL]: PINNED_VALUE } : {}),
+              },
+              signal: opts.signal,
+            },
+          );
+          await unpackImage(r.target, this.unpackDeps(lease), {
+            platform,
+            scope: `cri/${CRI_NAMESPACE}`,
             signal: opts.signal,
-          },
-        );
-        await unpackImage(r.target, this.unpackDeps(lease), {
-          platform,
-          scope: `cri/${CRI_NAMESPACE}`,
-          signal: opts.signal,
-        });
-        return r.name;
-      });
+          });
+          return r.name;
+        },
+        { wait: true },
+      ); // a pull leaves nothing behind when it answers
     } finally {
       repo.close();
     }

@@ -41,7 +41,7 @@ export interface RuntimeOverFakes {
 }
 
 function image(id: string, name: string, config: Record<string, unknown>): CriImage {
-  return { id, names: [name], config } as unknown as CriImage;
+  return { id, names: [name], config, users: new Map() } as unknown as CriImage;
 }
 
 const IMAGES = new Map<string, CriImage>([
