@@ -11,7 +11,7 @@ import { Status } from '../api/gen/containerd/types/task/task.js';
 import { generateDefaultSpec, withEnv, withProcessArgs, withRootfs } from '../core/oci/index.js';
 import { busyboxAvailable, makeBusyboxRootfs } from './fixtures/busybox-rootfs.js';
 import { startDaemon, type TestDaemon } from './helpers/daemon.js';
-import { killLeftoverShims, removeAllTasks } from './helpers/tasks.js';
+import { alive, killLeftoverShims, removeAllTasks } from './helpers/tasks.js';
 
 const RUNC_SHIM = '/usr/bin/containerd-shim-runc-v2';
 const canRun =
@@ -19,14 +19,6 @@ const canRun =
   busyboxAvailable() &&
   ['/usr/sbin/runc', '/usr/bin/runc'].some((p) => fs.existsSync(p));
 const NS = `twin${process.pid}`;
-
-const alive = (pid: number) => {
-  try {
-    return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
-  } catch {
-    return false;
-  }
-};
 
 describe.skipIf(!canRun)('two daemons side by side', () => {
   let tmp: string;

@@ -10,7 +10,13 @@ import { Client } from '../client/client.js';
 import { generateDefaultSpec, withEnv, withProcessArgs, withRootfs } from '../core/oci/index.js';
 import { busyboxAvailable, makeBusyboxRootfs } from './fixtures/busybox-rootfs.js';
 import { repoRoot, requireBuild, startDaemon, type TestDaemon } from './helpers/daemon.js';
-import { killLeftoverShims, removeAllTasks, taskStateDir, waitFor } from './helpers/tasks.js';
+import {
+  alive,
+  killLeftoverShims,
+  removeAllTasks,
+  taskStateDir,
+  waitFor,
+} from './helpers/tasks.js';
 import { commandFor } from '../core/runtime/binary.js';
 import { type ShimInvocation, runShimStart } from '../core/runtime/shim-process.js';
 import { ShimSpares } from '../core/runtime/shim-spares.js';
@@ -22,15 +28,6 @@ const canRun =
 
 const NS = `spares${process.pid}`;
 const SHIM = path.join(repoRoot, 'dist', 'berth-shim.mjs');
-
-function alive(pid: number): boolean {
-  try {
-    const state = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
-    return state !== undefined && state !== 'Z';
-  } catch {
-    return false;
-  }
-}
 
 /** Live children of `parent` started as spares (the variable is in their initial environment). */
 function spareChildren(parent: number): number[] {

@@ -6,16 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ShimInvocation, runShimStart } from '../core/runtime/shim-process.js';
-import { waitFor } from './helpers/tasks.js';
-
-function alive(pid: number): boolean {
-  try {
-    const state = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0];
-    return state !== undefined && state !== 'Z';
-  } catch {
-    return false;
-  }
-}
+import { alive, waitFor } from './helpers/tasks.js';
 
 describe('a shim start that times out', () => {
   let tmp: string;

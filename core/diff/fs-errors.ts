@@ -2,11 +2,12 @@
 // the entry named, so a caller sees which part of which layer failed and why.
 
 import type { BerthError, ErrorCode } from '../errors/catalogue.js';
-import { FS_ERRNO_CODES, fsError } from '../errors/fs.js';
+import { ERRNO_CODES } from '../errors/catalogue.js';
+import { fsError } from '../errors/fs.js';
 
 /** As for any file, except that a path conflict is the layer's own fault: its content is invalid. */
 const LAYER_ERRNO_CODES: Readonly<Record<string, ErrorCode>> = {
-  ...FS_ERRNO_CODES,
+  ...ERRNO_CODES,
   ENOENT: 'InvalidArgument',
   EEXIST: 'InvalidArgument',
   ENOTEMPTY: 'InvalidArgument',

@@ -108,20 +108,47 @@ export function toStatus(err: unknown): { code: number; message: string } {
   // A system error nobody wrapped still gets the status its errno means (a
   // full disk is ResourceExhausted, not Unknown).
   const errno = (err as { code?: unknown } | undefined)?.code;
-  const mapped = typeof errno === 'string' ? ERRNO_STATUS[errno] : undefined;
-  return { code: mapped ?? StatusCode.UNKNOWN, message };
+  const mapped =
+    typeof errno === 'string' && CONTEXT_FREE_ERRNOS.has(errno) ? ERRNO_CODES[errno] : undefined;
+  return { code: mapped ? ErrorCodes[mapped] : StatusCode.UNKNOWN, message };
 }
 
-/** Errnos whose meaning is plain enough to report without context (see fs-errors.ts for the rest). */
-const ERRNO_STATUS: Readonly<Record<string, number>> = {
-  ENOSPC: ErrorCodes.ResourceExhausted,
-  EDQUOT: ErrorCodes.ResourceExhausted,
-  EMFILE: ErrorCodes.ResourceExhausted,
-  ENFILE: ErrorCodes.ResourceExhausted,
-  EACCES: ErrorCodes.PermissionDenied,
-  EPERM: ErrorCodes.PermissionDenied,
-  EROFS: ErrorCodes.FailedPrecondition,
+/** The catalogue code for each errno a filesystem operation may fail with (fs.ts wraps them). */
+export const ERRNO_CODES: Readonly<Record<string, ErrorCode>> = {
+  ENOSPC: 'ResourceExhausted',
+  EDQUOT: 'ResourceExhausted',
+  EMFILE: 'ResourceExhausted',
+  ENFILE: 'ResourceExhausted',
+  ENOMEM: 'ResourceExhausted',
+  EPERM: 'PermissionDenied',
+  EACCES: 'PermissionDenied',
+  EROFS: 'FailedPrecondition',
+  ENOENT: 'NotFound',
+  EEXIST: 'AlreadyExists',
+  ENOTDIR: 'InvalidArgument',
+  EISDIR: 'InvalidArgument',
+  ENOTEMPTY: 'FailedPrecondition',
+  EINVAL: 'InvalidArgument',
+  ENAMETOOLONG: 'InvalidArgument',
+  ELOOP: 'InvalidArgument',
+  EXDEV: 'InvalidArgument',
+  EIO: 'DataLoss',
 };
+
+/**
+ * Errnos that mean the same whatever failed, so an unwrapped one still gets
+ * its status on the wire (a full disk is ResourceExhausted, not Unknown); an
+ * unwrapped ENOENT could be any file, so it stays Unknown.
+ */
+const CONTEXT_FREE_ERRNOS: ReadonlySet<string> = new Set([
+  'ENOSPC',
+  'EDQUOT',
+  'EMFILE',
+  'ENFILE',
+  'EACCES',
+  'EPERM',
+  'EROFS',
+]);
 
 const byNumber = new Map<number, ErrorCode>(
   Object.entries(ErrorCodes).map(([k, v]) => [v, k as ErrorCode]),

@@ -3,34 +3,12 @@
 // what was being done. Wrapped here, they name the operation and the file, and
 // carry the status a caller can act on (a full disk is ResourceExhausted).
 
-import { BerthError, type ErrorCode, isBerthError } from './catalogue.js';
-
-/** The catalogue code for each errno a filesystem operation may fail with. */
-export const FS_ERRNO_CODES: Readonly<Record<string, ErrorCode>> = {
-  ENOSPC: 'ResourceExhausted',
-  EDQUOT: 'ResourceExhausted',
-  EMFILE: 'ResourceExhausted',
-  ENFILE: 'ResourceExhausted',
-  ENOMEM: 'ResourceExhausted',
-  EPERM: 'PermissionDenied',
-  EACCES: 'PermissionDenied',
-  EROFS: 'FailedPrecondition',
-  ENOENT: 'NotFound',
-  EEXIST: 'AlreadyExists',
-  ENOTDIR: 'InvalidArgument',
-  EISDIR: 'InvalidArgument',
-  ENOTEMPTY: 'FailedPrecondition',
-  EINVAL: 'InvalidArgument',
-  ENAMETOOLONG: 'InvalidArgument',
-  ELOOP: 'InvalidArgument',
-  EXDEV: 'InvalidArgument',
-  EIO: 'DataLoss',
-};
+import { BerthError, ERRNO_CODES, type ErrorCode, isBerthError } from './catalogue.js';
 
 /** The code of a Node system error's errno, if the catalogue maps it. */
 export function errnoCode(err: unknown): ErrorCode | undefined {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return typeof code === 'string' ? FS_ERRNO_CODES[code] : undefined;
+  return typeof code === 'string' ? ERRNO_CODES[code] : undefined;
 }
 
 /**
@@ -41,7 +19,7 @@ export function errnoCode(err: unknown): ErrorCode | undefined {
 export function fsError(
   what: string,
   err: unknown,
-  codes: Readonly<Record<string, ErrorCode>> = FS_ERRNO_CODES,
+  codes: Readonly<Record<string, ErrorCode>> = ERRNO_CODES,
 ): BerthError {
   if (isBerthError(err)) return err;
   const errno = (err as NodeJS.ErrnoException | undefined)?.code;
