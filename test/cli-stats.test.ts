@@ -147,7 +147,10 @@ describe.skipIf(!canRun)('berth stats', () => {
     'on a terminal, redraws in place and exits cleanly on Ctrl-C',
     async () => {
       // script(1) gives berth a pseudo-terminal; ^C written to it is a real Ctrl-C.
+      // exec: a shell that stays as berth's parent (dash does) would take the
+      // ^C itself and die of it, and script would report the shell's death.
       const line = [
+        'exec',
         process.execPath,
         distCmd('berth'),
         '-a',
