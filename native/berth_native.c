@@ -1,9 +1,9 @@
 // Berth's native addon: the few Linux syscalls Node's runtime does not expose and
 // a shim needs — child subreaper and reaping of orphans, receiving a pty master
 // over SCM_RIGHTS, mount/umount2, mknod, l*xattr, setns/unshare, close-on-exec
-// for fds other libraries leave inheritable, and the two
-// network-namespace jobs of the CRI: pinning a pod's new namespace, and a TCP
-// connection to localhost inside one (port-forward).
+// for fds other libraries leave inheritable, and the namespace jobs of the
+// CRI: pinning a pod's new namespaces, reading a pod's interface counters, and
+// a TCP connection to localhost inside its network namespace (port-forward).
 //
 // Plain N-API (C, no node-addon-api). Every failing syscall throws an Error
 // shaped like Node's own fs errors: code ('ENOENT'), errno (negative, as libuv
@@ -483,6 +483,16 @@ static napi_value do_unshare(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+// Runs fn(job) on a thread made for it, and waits for it: a thread that
+// changes namespace is discarded, so neither the loop thread nor libuv's pool
+// ever leaves the daemon's namespaces. Returns pthread_create's error, or 0.
+static int on_throwaway_thread(void *(*fn)(void *), void *job) {
+  pthread_t t;
+  int rc = pthread_create(&t, NULL, fn, job);
+  if (rc == 0) pthread_join(t, NULL);
+  return rc;
+}
+
 // pinNetns(target: string): Promise<void>. A new network namespace, bind-mounted
 // onto `target` (an existing file) so it outlives every process in it. A
 // namespace belongs to a thread, so the work runs on a thread made for it and
@@ -511,14 +521,11 @@ static void *pin_netns_thread(void *data) {
 static void pin_netns_execute(napi_env env, void *data) {
   (void)env;
   pin_netns_job *job = data;
-  pthread_t t;
-  int rc = pthread_create(&t, NULL, pin_netns_thread, job);
+  int rc = on_throwaway_thread(pin_netns_thread, job);
   if (rc != 0) {
     job->err = rc;
     job->syscall = "pthread_create";
-    return;
   }
-  pthread_join(t, NULL);
 }
 
 static void pin_netns_complete(napi_env env, napi_status status, void *data) {
@@ -552,6 +559,251 @@ static napi_value pin_netns(napi_env env, napi_callback_info info) {
   }
   napi_create_string_utf8(env, "berth:pinNetns", NAPI_AUTO_LENGTH, &resource_name);
   CHECK(napi_create_async_work(env, NULL, resource_name, pin_netns_execute, pin_netns_complete, job, &job->work));
+  CHECK(napi_queue_async_work(env, job->work));
+  return promise;
+}
+
+// pinPodNamespaces(netns, ipcTarget, utsTarget, hostname, sysctls): Promise<void>.
+// A pod without an infra container: new IPC and UTS namespaces (each optional:
+// an empty target skips it), the hostname set in the new UTS namespace, the
+// pod's sysctls written ("key=value" lines, keys already validated), and each
+// new namespace bind-mounted onto its target (an existing file) so it outlives
+// every process in it. Sysctls under net. apply to the network namespace
+// pinned at `netns`, which the thread joins first. As for pinNetns, all of it
+// happens on a throwaway thread: /proc/sys and the namespaces are per thread.
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char netns[PATH_ARG];
+  char ipc[PATH_ARG];
+  char uts[PATH_ARG];
+  char hostname[256];
+  char *sysctls;
+  char failed_path[PATH_ARG];
+  int err;
+  const char *syscall;
+} pin_pod_job;
+
+static int pin_pod_fail(pin_pod_job *job, const char *syscall, const char *path) {
+  job->err = errno;
+  job->syscall = syscall;
+  snprintf(job->failed_path, sizeof job->failed_path, "%s", path ? path : "");
+  return -1;
+}
+
+static int write_sysctls(pin_pod_job *job) {
+  char *save = NULL;
+  for (char *line = strtok_r(job->sysctls, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    char *eq = strchr(line, '=');
+    if (!eq) continue;
+    *eq = 0;
+    char file[PATH_ARG];
+    int n = snprintf(file, sizeof file, "/proc/sys/%s", line);
+    if (n < 0 || (size_t)n >= sizeof file) {
+      errno = ENAMETOOLONG;
+      return pin_pod_fail(job, "open", line);
+    }
+    for (char *c = file + strlen("/proc/sys/"); *c; c++)
+      if (*c == '.') *c = '/';
+    int fd = open(file, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return pin_pod_fail(job, "open", file);
+    size_t len = strlen(eq + 1);
+    ssize_t w = write(fd, eq + 1, len);
+    int werr = errno;
+    close(fd);
+    if (w < 0 || (size_t)w != len) {
+      errno = w < 0 ? werr : EIO;
+      return pin_pod_fail(job, "write", file);
+    }
+  }
+  return 0;
+}
+
+static int pin_pod(pin_pod_job *job) {
+  if (job->netns[0]) {
+    int ns = open(job->netns, O_RDONLY | O_CLOEXEC);
+    if (ns < 0) return pin_pod_fail(job, "open", job->netns);
+    int rc = setns(ns, CLONE_NEWNET);
+    int e = errno;
+    close(ns);
+    errno = e;
+    if (rc != 0) return pin_pod_fail(job, "setns", job->netns);
+  }
+  int flags = (job->ipc[0] ? CLONE_NEWIPC : 0) | (job->uts[0] ? CLONE_NEWUTS : 0);
+  if (flags && unshare(flags) != 0) return pin_pod_fail(job, "unshare", NULL);
+  if (job->uts[0] && job->hostname[0] && sethostname(job->hostname, strlen(job->hostname)) != 0)
+    return pin_pod_fail(job, "sethostname", NULL);
+  if (job->sysctls && write_sysctls(job) != 0) return -1;
+  if (job->ipc[0] && mount("/proc/thread-self/ns/ipc", job->ipc, NULL, MS_BIND, NULL) != 0)
+    return pin_pod_fail(job, "mount", job->ipc);
+  if (job->uts[0] && mount("/proc/thread-self/ns/uts", job->uts, NULL, MS_BIND, NULL) != 0) {
+    pin_pod_fail(job, "mount", job->uts);
+    if (job->ipc[0]) umount2(job->ipc, MNT_DETACH);
+    return -1;
+  }
+  return 0;
+}
+
+static void *pin_pod_thread(void *data) {
+  pin_pod((pin_pod_job *)data);
+  return NULL;
+}
+
+static void pin_pod_execute(napi_env env, void *data) {
+  (void)env;
+  pin_pod_job *job = data;
+  int rc = on_throwaway_thread(pin_pod_thread, job);
+  if (rc != 0) {
+    job->err = rc;
+    job->syscall = "pthread_create";
+  }
+}
+
+static void pin_pod_complete(napi_env env, napi_status status, void *data) {
+  pin_pod_job *job = data;
+  if (status != napi_ok && job->err == 0) {
+    job->err = ECANCELED;
+    job->syscall = "pinPodNamespaces";
+  }
+  if (job->err) {
+    const char *path = job->failed_path[0] ? job->failed_path : NULL;
+    napi_reject_deferred(env, job->deferred, make_errno_error(env, job->err, job->syscall, path));
+  } else {
+    napi_resolve_deferred(env, job->deferred, undefined(env));
+  }
+  napi_delete_async_work(env, job->work);
+  free(job->sysctls);
+  free(job);
+}
+
+static napi_value pin_pod_namespaces(napi_env env, napi_callback_info info) {
+  napi_value argv[5], promise, resource_name;
+  if (get_args(env, info, 5, argv)) return NULL;
+  pin_pod_job *job = calloc(1, sizeof *job);
+  if (!job) return throw_errno(env, ENOMEM, "pinPodNamespaces", NULL);
+  const char *ignored;
+  size_t n = 0;
+  if (get_string(env, argv[0], job->netns, sizeof job->netns, 0, &ignored) ||
+      get_string(env, argv[1], job->ipc, sizeof job->ipc, 0, &ignored) ||
+      get_string(env, argv[2], job->uts, sizeof job->uts, 0, &ignored) ||
+      get_string(env, argv[3], job->hostname, sizeof job->hostname, 0, &ignored) ||
+      napi_get_value_string_utf8(env, argv[4], NULL, 0, &n) != napi_ok) {
+    free(job);
+    if (!is_exception_pending(env)) napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "expected five strings");
+    return NULL;
+  }
+  if (n > 0) {
+    job->sysctls = malloc(n + 1);
+    if (!job->sysctls) {
+      free(job);
+      return throw_errno(env, ENOMEM, "pinPodNamespaces", NULL);
+    }
+    napi_get_value_string_utf8(env, argv[4], job->sysctls, n + 1, &n);
+  }
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
+    free(job->sysctls);
+    free(job);
+    return NULL;
+  }
+  napi_create_string_utf8(env, "berth:pinPodNamespaces", NAPI_AUTO_LENGTH, &resource_name);
+  CHECK(napi_create_async_work(env, NULL, resource_name, pin_pod_execute, pin_pod_complete, job, &job->work));
+  CHECK(napi_queue_async_work(env, job->work));
+  return promise;
+}
+
+// readNetDev(netnsPath): Promise<string>. /proc/net/dev as seen from inside the
+// network namespace pinned at netnsPath (per-interface counters), read on a
+// throwaway thread that joins it: no process needs to live in the namespace.
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char netns[PATH_ARG];
+  char text[65536];
+  size_t len;
+  int err;
+  const char *syscall;
+} net_dev_job;
+
+static void *net_dev_thread(void *data) {
+  net_dev_job *job = data;
+  int ns = open(job->netns, O_RDONLY | O_CLOEXEC);
+  if (ns < 0) {
+    job->err = errno;
+    job->syscall = "open";
+    return NULL;
+  }
+  int rc = setns(ns, CLONE_NEWNET);
+  int e = errno;
+  close(ns);
+  if (rc != 0) {
+    job->err = e;
+    job->syscall = "setns";
+    return NULL;
+  }
+  int fd = open("/proc/thread-self/net/dev", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    job->err = errno;
+    job->syscall = "open";
+    return NULL;
+  }
+  for (;;) {
+    ssize_t r = read(fd, job->text + job->len, sizeof job->text - 1 - job->len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      job->err = errno;
+      job->syscall = "read";
+    }
+    if (r <= 0) break;
+    job->len += (size_t)r;
+    if (job->len == sizeof job->text - 1) break;
+  }
+  close(fd);
+  return NULL;
+}
+
+static void net_dev_execute(napi_env env, void *data) {
+  (void)env;
+  net_dev_job *job = data;
+  int rc = on_throwaway_thread(net_dev_thread, job);
+  if (rc != 0) {
+    job->err = rc;
+    job->syscall = "pthread_create";
+  }
+}
+
+static void net_dev_complete(napi_env env, napi_status status, void *data) {
+  net_dev_job *job = data;
+  if (status != napi_ok && job->err == 0) {
+    job->err = ECANCELED;
+    job->syscall = "readNetDev";
+  }
+  if (job->err) {
+    napi_reject_deferred(env, job->deferred, make_errno_error(env, job->err, job->syscall, job->netns));
+  } else {
+    napi_value text;
+    napi_create_string_utf8(env, job->text, job->len, &text);
+    napi_resolve_deferred(env, job->deferred, text);
+  }
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static napi_value read_net_dev(napi_env env, napi_callback_info info) {
+  napi_value argv[1], promise, resource_name;
+  if (get_args(env, info, 1, argv)) return NULL;
+  net_dev_job *job = calloc(1, sizeof *job);
+  if (!job) return throw_errno(env, ENOMEM, "readNetDev", NULL);
+  const char *ignored;
+  if (get_string(env, argv[0], job->netns, sizeof job->netns, 0, &ignored)) {
+    free(job);
+    return NULL;
+  }
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
+    free(job);
+    return NULL;
+  }
+  napi_create_string_utf8(env, "berth:readNetDev", NAPI_AUTO_LENGTH, &resource_name);
+  CHECK(napi_create_async_work(env, NULL, resource_name, net_dev_execute, net_dev_complete, job, &job->work));
   CHECK(napi_queue_async_work(env, job->work));
   return promise;
 }
@@ -632,14 +884,11 @@ static void *connect_netns_thread(void *data) {
 static void connect_netns_execute(napi_env env, void *data) {
   (void)env;
   connect_netns_job *job = data;
-  pthread_t t;
-  int rc = pthread_create(&t, NULL, connect_netns_thread, job);
+  int rc = on_throwaway_thread(connect_netns_thread, job);
   if (rc != 0) {
     job->err = rc;
     job->syscall = "pthread_create";
-    return;
   }
-  pthread_join(t, NULL);
 }
 
 static void connect_netns_complete(napi_env env, napi_status status, void *data) {
@@ -837,6 +1086,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"closeInheritedFrom", NULL, close_inherited_from, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pinNetns", NULL, pin_netns, NULL, NULL, NULL, napi_enumerable, NULL},
       {"connectInNetns", NULL, connect_in_netns, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pinPodNamespaces", NULL, pin_pod_namespaces, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readNetDev", NULL, read_net_dev, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
   napi_value table, v;

@@ -44,6 +44,14 @@ export interface NativeBinding {
   closeInheritedFrom(minfd: number): number;
   pinNetns(target: string): Promise<void>;
   connectInNetns(netns: string, ipv6: boolean, port: number, timeoutMs: number): Promise<number>;
+  pinPodNamespaces(
+    netns: string,
+    ipcTarget: string,
+    utsTarget: string,
+    hostname: string,
+    sysctls: string,
+  ): Promise<void>;
+  readNetDev(netns: string): Promise<string>;
   constants: Record<string, number>;
 }
 

@@ -34,6 +34,8 @@ import {
   mount,
   connectInNetns,
   pinNetns,
+  pinPodNamespaces,
+  readNetDev,
   setChildSubreaper,
   setns,
   setWinsize,
@@ -291,6 +293,106 @@ describe('pinNetns', () => {
       threadNetns().every((n) => n === 'gone' || n === readlinkSync('/proc/self/ns/net')),
     ).toBe(true);
     expect(() => pinNetns(42 as unknown as string)).toThrow(/expected a string/);
+  });
+});
+
+describe('pinPodNamespaces', () => {
+  const nsenter = (args: string[]) => execFileSync('nsenter', args, { encoding: 'utf8' }).trim();
+
+  it('pins IPC and UTS namespaces with the hostname and sysctls set, leaving this process alone', async () => {
+    const own = { ipc: readlinkSync('/proc/self/ns/ipc'), uts: readlinkSync('/proc/self/ns/uts') };
+    const ownHostname = readFileSync('/proc/sys/kernel/hostname', 'utf8');
+    const ownForward = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
+    const ownShmmni = readFileSync('/proc/sys/kernel/shmmni', 'utf8');
+    const [net, ipc, uts] = ['net', 'ipc', 'uts'].map((n) => join(dir, n));
+    for (const f of [net, ipc, uts]) writeFileSync(f, '');
+    await pinNetns(net);
+    mounted.push(net);
+    await pinPodNamespaces({
+      netns: net,
+      ipcTarget: ipc,
+      utsTarget: uts,
+      hostname: 'pod-host',
+      sysctls: { 'net.ipv4.ip_forward': '1', 'kernel/shmmni': '2048' },
+    });
+    mounted.push(ipc, uts);
+    expect(isMountPoint(ipc) && isMountPoint(uts)).toBe(true);
+    expect(statSync(ipc).ino).not.toBe(statSync('/proc/self/ns/ipc').ino);
+    expect(statSync(uts).ino).not.toBe(statSync('/proc/self/ns/uts').ino);
+    // What a container joining the pinned files sees.
+    expect(nsenter([`--uts=${uts}`, 'hostname'])).toBe('pod-host');
+    expect(nsenter([`--ipc=${ipc}`, 'cat', '/proc/sys/kernel/shmmni'])).toBe('2048');
+    expect(nsenter([`--net=${net}`, 'cat', '/proc/sys/net/ipv4/ip_forward'])).toBe('1');
+    // The host is untouched, and no thread of ours stayed in the pod's namespaces.
+    expect(readFileSync('/proc/sys/kernel/hostname', 'utf8')).toBe(ownHostname);
+    expect(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8')).toBe(ownForward);
+    expect(readFileSync('/proc/sys/kernel/shmmni', 'utf8')).toBe(ownShmmni);
+    for (const t of readdirSync('/proc/self/task')) {
+      try {
+        expect(readlinkSync(`/proc/self/task/${t}/ns/ipc`)).toBe(own.ipc);
+        expect(readlinkSync(`/proc/self/task/${t}/ns/uts`)).toBe(own.uts);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+  });
+
+  it('pins only what it is given a target for', async () => {
+    const uts = join(dir, 'uts');
+    writeFileSync(uts, '');
+    await pinPodNamespaces({ utsTarget: uts, hostname: 'only-uts' });
+    mounted.push(uts);
+    expect(nsenter([`--uts=${uts}`, 'hostname'])).toBe('only-uts');
+  });
+
+  it('names the sysctl that failed and pins nothing', async () => {
+    const ipc = join(dir, 'ipc');
+    writeFileSync(ipc, '');
+    await expect(
+      pinPodNamespaces({ ipcTarget: ipc, sysctls: { 'kernel.no_such_knob': '1' } }),
+    ).rejects.toMatchObject({
+      code: 'ENOENT',
+      syscall: 'open',
+      path: '/proc/sys/kernel/no_such_knob',
+    });
+    expect(isMountPoint(ipc)).toBe(false);
+    // A name that would leave /proc/sys never reaches the addon.
+    expect(() => pinPodNamespaces({ sysctls: { '../../etc/passwd': 'x' } })).toThrow(
+      /invalid sysctl name/,
+    );
+    expect(() => pinPodNamespaces({ sysctls: { 'kernel..x': 'x' } })).toThrow(
+      /invalid sysctl name/,
+    );
+  });
+});
+
+describe('readNetDev', () => {
+  it("reads the namespace's own interfaces", async () => {
+    const ns = join(dir, 'ns');
+    writeFileSync(ns, '');
+    await pinNetns(ns);
+    mounted.push(ns);
+    // A veth pair made inside the namespace: the host's links are never touched.
+    execFileSync('nsenter', [
+      `--net=${ns}`,
+      'ip',
+      'link',
+      'add',
+      'probe0',
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'probe1',
+    ]);
+    const text = await readNetDev(ns);
+    const names = text
+      .split('\n')
+      .slice(2)
+      .map((l) => l.split(':')[0].trim())
+      .filter(Boolean);
+    expect(names.sort()).toEqual(['lo', 'probe0', 'probe1']);
+    await expect(readNetDev(join(dir, 'absent'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
 

@@ -101,6 +101,51 @@ export function pinNetns(target: string): Promise<void> {
   return binding().pinNetns(target);
 }
 
+/** What pinPodNamespaces makes; an absent target leaves that namespace to the caller. */
+export interface PodNamespaces {
+  /** A pinned network namespace to join first: `net.` sysctls apply there. */
+  netns?: string;
+  /** Existing files the new IPC and UTS namespaces are bind-mounted onto. */
+  ipcTarget?: string;
+  utsTarget?: string;
+  /** Set in the new UTS namespace. */
+  hostname?: string;
+  /** Written under /proc/sys in the pod's namespaces ('net.ipv4.ip_forward' or 'net/ipv4/ip_forward'). */
+  sysctls?: Record<string, string>;
+}
+
+const SYSCTL_KEY = /^[a-z0-9_]+([./][a-z0-9_-]+)+$/i;
+
+/**
+ * A pod's IPC and UTS namespaces without a process to hold them (a pod with no
+ * infra container): made on a throwaway thread that also sets the hostname and
+ * writes the sysctls in them, then bind-mounted onto their targets. Undo with
+ * umount2(target, MNT.DETACH) on each target.
+ */
+export function pinPodNamespaces(ns: PodNamespaces): Promise<void> {
+  const lines: string[] = [];
+  for (const [key, value] of Object.entries(ns.sysctls ?? {})) {
+    // The key becomes a path under /proc/sys: nothing but names and separators.
+    if (!SYSCTL_KEY.test(key) || key.includes('..')) {
+      throw new TypeError(`invalid sysctl name ${JSON.stringify(key)}`);
+    }
+    if (/[\n\0]/.test(value)) throw new TypeError(`invalid value for sysctl ${key}`);
+    lines.push(`${key}=${value}`);
+  }
+  return binding().pinPodNamespaces(
+    ns.netns ?? '',
+    ns.ipcTarget ?? '',
+    ns.utsTarget ?? '',
+    ns.hostname ?? '',
+    lines.join('\n'),
+  );
+}
+
+/** /proc/net/dev as seen inside the network namespace pinned at `netns`. */
+export function readNetDev(netns: string): Promise<string> {
+  return binding().readNetDev(netns);
+}
+
 /**
  * A TCP connection to localhost:port (127.0.0.1, or ::1 with `ipv6`) inside the
  * network namespace pinned at `netns`; resolves with the connected fd. The

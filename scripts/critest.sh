@@ -12,7 +12,11 @@
 # started is stopped by PID, and mounts, cgroups, the namespace and the
 # directory are removed, also on failure or interruption.
 #
-#   bash scripts/critest.sh [--parallel N] [-- extra critest flags]
+#   bash scripts/critest.sh [--parallel N] [--drop-infra-ctr true|false] [-- extra critest flags]
+#
+# --drop-infra-ctr sets the CRI option of that name (default true: pods whose
+# containers do not share a PID namespace run without a pause container);
+# false gives every pod one.
 #
 # BERTH_CRITEST_KEEP=1 keeps the work directory (logs) for inspection.
 set -euo pipefail
@@ -119,6 +123,7 @@ version = 1
 [plugins."io.berth.grpc.v1.cri"]
 sandbox_image = "registry.k8s.io/pause:3.9"
 registry_config_path = "$work/certs.d"
+drop_infra_ctr = ${BERTH_CRITEST_DROP_INFRA:-true}
 [plugins."io.berth.grpc.v1.cri".cni]
 conf_dir = "$work/net.d"
 bin_dirs = ["/usr/lib/cni"]
@@ -171,13 +176,21 @@ while (($#)); do
     parallel=$2
     shift 2
     ;;
+  --drop-infra-ctr)
+    [[ $2 == true || $2 == false ]] || {
+      echo "critest: --drop-infra-ctr takes true or false" >&2
+      exit 2
+    }
+    export BERTH_CRITEST_DROP_INFRA=$2
+    shift 2
+    ;;
   --)
     shift
     extra=("$@")
     break
     ;;
   *)
-    echo "usage: $0 [--parallel N] [-- critest flags]" >&2
+    echo "usage: $0 [--parallel N] [--drop-infra-ctr true|false] [-- critest flags]" >&2
     exit 2
     ;;
   esac
@@ -211,7 +224,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 ip netns add "$ns"
 
-echo "== critest against berthd (namespace $ns, parallel $parallel)"
+echo "== critest against berthd (namespace $ns, parallel $parallel, drop_infra_ctr ${BERTH_CRITEST_DROP_INFRA:-true})"
 t0=$SECONDS
 set +e
 # nsenter rather than `ip netns exec`, which mounts a fresh /sys and so hides

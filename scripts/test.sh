@@ -9,6 +9,10 @@ echo "== lint and format"
 npm run --silent lint
 echo "== generated protobuf code is current"
 npm run --silent check:proto
-bash scripts/critest.sh # stock critest against berthd, before vitest so its summary ends the output
+# Stock critest against berthd, both ways: pods without a pause where their
+# containers do not share PIDs (the default), then a pause for every pod.
+# Before vitest, so its summary ends the output.
+bash scripts/critest.sh
+bash scripts/critest.sh --drop-infra-ctr false
 echo "== tests"
 npx vitest run --reporter=default

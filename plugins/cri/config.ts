@@ -11,7 +11,7 @@ export interface RuntimeHandlerConfig {
 
 /** `[plugins."io.berth.grpc.v1.cri"]` */
 export interface CriConfig {
-  /** Image the pause container of every pod runs. */
+  /** Image the infra (pause) container of a pod runs. */
   sandbox_image: string;
   cni: {
     /** Directories searched, in order, for CNI plugin binaries. */
@@ -41,6 +41,13 @@ export interface CriConfig {
   tolerate_missing_hugetlb_controller: boolean;
   /** Leave hugepage limits out even where the controller exists (containerd's default). */
   disable_hugetlb_controller: boolean;
+  /**
+   * Run pods whose containers do not share a PID namespace without an infra
+   * (pause) container: their network, IPC and UTS namespaces are pinned files
+   * instead (CRI-O's option of the same name). Pods sharing a PID namespace
+   * always get one: its process is that namespace's init.
+   */
+  drop_infra_ctr: boolean;
 }
 
 export const defaultCriConfig: CriConfig = {
@@ -60,6 +67,7 @@ export const defaultCriConfig: CriConfig = {
   shm_size: 64 * 1024 * 1024,
   tolerate_missing_hugetlb_controller: true,
   disable_hugetlb_controller: true,
+  drop_infra_ctr: true,
 };
 
 export interface ResolvedHandler extends RuntimeHandlerConfig {

@@ -26,6 +26,7 @@ import { resolveContainerUser } from './container-user.js';
 import { CRI_NAMESPACE } from './image-store.js';
 import type { CriLogWriter } from './log-writer.js';
 import { containerName } from './names.js';
+import { sandboxNamespaces } from './pod-namespaces.js';
 import {
   type CriContext,
   KIND_LABEL,
@@ -95,7 +96,7 @@ export async function createContainer(
         sandboxConfig,
         image,
         imageName,
-        sandboxPid: sb.pid,
+        sandboxNs: sandboxNamespaces(sb),
         targetPid,
         user,
         sandboxDir: sb.dir,

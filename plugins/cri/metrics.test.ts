@@ -212,7 +212,8 @@ describe('CRI metrics', () => {
       dir,
       image: 'sha256:pause',
       snapshotKey: id,
-      pid: 0, // no pause process to read net/dev from: no network metrics
+      pid: 0,
+      // no network namespace of its own: no network metrics
       networkDown: true,
     });
 

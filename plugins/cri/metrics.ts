@@ -1,10 +1,9 @@
 // ListMetricDescriptors and ListPodSandboxMetrics: the cAdvisor-named metrics
 // a kubelet with PodAndContainerStatsFromCRI serves on /metrics/cadvisor. The
 // numbers are the ones ContainerStats and PodSandboxStats report (the shims'
-// cgroup metrics, /proc/<pause pid>/net/dev), in Prometheus form. Names and
+// cgroup metrics, /proc/net/dev of the pod's network namespace), in Prometheus form. Names and
 // label keys follow containerd's CRI, which follows cAdvisor.
 
-import fs from 'node:fs/promises';
 import {
   ContainerConfig,
   type ContainerMetrics,
@@ -15,6 +14,7 @@ import {
   PodSandboxConfig,
   type PodSandboxMetrics,
 } from '../../api/gen/cri/runtime/v1/api.js';
+import { readNetDev } from '../../native/index.js';
 import { type NetDevCounters, parseNetDevCounters } from './net-dev.js';
 import type { CgroupSample, DeviceIo } from './stats.js';
 import {
@@ -473,8 +473,8 @@ export class CriMetrics {
 
   /** The pod's own interfaces; a pod on the host network has none of its own. */
   private async network(sb: SandboxRecord): Promise<NetDevCounters[]> {
-    if (!sb.pid || !sb.netnsPath) return [];
-    const text = await fs.readFile(`/proc/${sb.pid}/net/dev`, 'utf8').catch(() => '');
+    if (!sb.netnsPath) return [];
+    const text = await readNetDev(sb.netnsPath).catch(() => '');
     return parseNetDevCounters(text);
   }
 }

@@ -1,17 +1,20 @@
 // Pod sandboxes: RunPodSandbox (pod files, shm, network namespace and CNI,
-// the pause container's snapshot, record and task), StopPodSandbox (its
-// containers, the pause, the network) and RemovePodSandbox.
+// then either pinned IPC/UTS namespaces or the pause container's snapshot,
+// record and task), StopPodSandbox (its containers, the pause or the pins, the
+// network) and RemovePodSandbox.
 
 import path from 'node:path';
 import { errInvalidArgument, isNotFound } from '../../core/errors/catalogue.js';
 import { NamespaceMode, PodSandboxConfig } from '../../api/gen/cri/runtime/v1/api.js';
 import { MNT, umount2 } from '../../native/index.js';
 import { type CniPodArgs, type CniResult, resultIPs } from './cni.js';
-import { resolveHandler } from './config.js';
+import { type ResolvedHandler, resolveHandler } from './config.js';
 import { removeContainer, stopContainer } from './containers.js';
+import { type CriImage } from './image-index.js';
 import { CRI_NAMESPACE } from './image-store.js';
 import { sandboxName } from './names.js';
 import * as netnsPins from './netns.js';
+import { podNamespacePins, runsWithoutInfra } from './pod-namespaces.js';
 import {
   type CriContext,
   type NetnsPins,
@@ -23,7 +26,7 @@ import {
 } from './runtime-context.js';
 import { sandboxImage } from './runtime-images.js';
 import { mountShm, removePodFiles, writePodFiles } from './sandbox-files.js';
-import { sandboxSpec } from './spec.js';
+import { checkSysctls, sandboxSpec } from './spec.js';
 import type { SandboxRecord } from './store.js';
 import { deleteTask, killTask, watchExit } from './task-exits.js';
 
@@ -38,16 +41,18 @@ export async function runPodSandbox(
   if (!m.namespace) throw errInvalidArgument('config.metadata.namespace is required');
   if (!m.uid) throw errInvalidArgument('config.metadata.uid is required');
   const handler = resolveHandler(cx.d.config, runtimeHandler);
+  const ns = config.linux?.securityContext?.namespaceOptions;
+  const hostNet = ns?.network === NamespaceMode.NODE;
+  const hostIpc = ns?.ipc === NamespaceMode.NODE;
+  const sysctls = config.linux?.sysctls ?? {};
+  checkSysctls(sysctls, hostNet, hostIpc);
   const name = sandboxName(m);
   const id = newId();
   cx.names.reserve(name, id);
   const undo: (() => Promise<unknown>)[] = [async () => cx.names.release(name)];
   try {
-    const image = await sandboxImage(cx);
-    const top = await cx.d.images.ensureUnpacked(image);
-    const ns = config.linux?.securityContext?.namespaceOptions;
-    const hostNet = ns?.network === NamespaceMode.NODE;
-    const hostIpc = ns?.ipc === NamespaceMode.NODE;
+    // Only a pod with an infra container needs its image (checked first: the cheapest failure).
+    const infraImage = runsWithoutInfra(cx.d.config, config) ? undefined : await sandboxImage(cx);
     const dir = path.join(cx.d.stateDir, 'sandboxes', id);
     undo.push(() => removePodFiles(dir));
     await writePodFiles(dir, {
@@ -66,8 +71,8 @@ export async function runPodSandbox(
       state: 'notready',
       ips: [],
       dir,
-      image: image.id,
-      snapshotKey: id,
+      image: '',
+      snapshotKey: '',
       pid: 0,
       networkDown: hostNet,
     };
@@ -82,46 +87,22 @@ export async function runPodSandbox(
       rec.ips = resultIPs(result);
     }
 
-    // Under a lease until the record refers to the snapshot: the collector may run between.
-    const { mounts, spec } = await cx.d.images.withLease(async (lease) => {
-      const mounts = await cx.d.snapshotter.prepare(CRI_NAMESPACE, id, top, {
-        labels: { [KIND_LABEL]: 'sandbox' },
-        lease,
+    if (!infraImage) {
+      // After CNI: sysctls may name the interfaces it made.
+      rec.pinnedNs = await podNamespacePins(cx.d).pin({
+        dir,
+        netnsPath: rec.netnsPath,
+        hostNetwork: hostNet,
+        hostIpc,
+        hostname: config.hostname,
+        sysctls,
       });
-      undo.push(() => cx.d.snapshotter.remove(CRI_NAMESPACE, id));
-      const spec = sandboxSpec({ id, config, image, netnsPath: rec.netnsPath, shmPath });
-      await cx.createDbRecord(
-        id,
-        handler.runtime_type,
-        spec,
-        image.names[0] ?? image.id,
-        'sandbox',
-        id,
-      );
-      undo.push(() => cx.d.containers.delete(CRI_NAMESPACE, id));
-      return { mounts, spec };
-    });
-    await cx.d.store.sandboxes.put(rec);
-    undo.push(() => cx.d.store.sandboxes.delete(id));
-
-    const { task, pid } = await cx.d.tasks.create({
-      namespace: CRI_NAMESPACE,
-      id,
-      runtime: handler.runtime_type,
-      spec: Buffer.from(JSON.stringify(spec)),
-      rootfs: toPbMounts(mounts),
-      stdin: '',
-      stdout: '',
-      stderr: '',
-      terminal: false,
-      options: runtimeOptions(handler.binary_name),
-    });
-    undo.push(() => cx.d.tasks.delete(CRI_NAMESPACE, id));
-    await task.start();
-    rec.pid = pid;
-    rec.state = 'ready';
-    await cx.d.store.sandboxes.put(rec);
-    watchExit(cx, id, 'sandbox');
+      undo.push(() => podNamespacePins(cx.d).unpin(rec));
+      rec.state = 'ready';
+      await cx.d.store.sandboxes.put(rec);
+      return id;
+    }
+    await startInfraContainer(cx, rec, config, handler, infraImage, shmPath, undo);
     return id;
   } catch (err) {
     for (const u of undo.reverse()) {
@@ -131,6 +112,62 @@ export async function runPodSandbox(
     }
     throw err;
   }
+}
+
+/** The pause container: its snapshot, metadata record and task; the record becomes ready. */
+async function startInfraContainer(
+  cx: CriContext,
+  rec: SandboxRecord,
+  config: PodSandboxConfig,
+  handler: ResolvedHandler,
+  image: CriImage,
+  shmPath: string | undefined,
+  undo: (() => Promise<unknown>)[],
+): Promise<void> {
+  const id = rec.id;
+  const top = await cx.d.images.ensureUnpacked(image);
+  rec.image = image.id;
+  rec.snapshotKey = id;
+  // Under a lease until the record refers to the snapshot: the collector may run between.
+  const { mounts, spec } = await cx.d.images.withLease(async (lease) => {
+    const mounts = await cx.d.snapshotter.prepare(CRI_NAMESPACE, id, top, {
+      labels: { [KIND_LABEL]: 'sandbox' },
+      lease,
+    });
+    undo.push(() => cx.d.snapshotter.remove(CRI_NAMESPACE, id));
+    const spec = sandboxSpec({ id, config, image, netnsPath: rec.netnsPath, shmPath });
+    await cx.createDbRecord(
+      id,
+      handler.runtime_type,
+      spec,
+      image.names[0] ?? image.id,
+      'sandbox',
+      id,
+    );
+    undo.push(() => cx.d.containers.delete(CRI_NAMESPACE, id));
+    return { mounts, spec };
+  });
+  await cx.d.store.sandboxes.put(rec);
+  undo.push(() => cx.d.store.sandboxes.delete(id));
+
+  const { task, pid } = await cx.d.tasks.create({
+    namespace: CRI_NAMESPACE,
+    id,
+    runtime: handler.runtime_type,
+    spec: Buffer.from(JSON.stringify(spec)),
+    rootfs: toPbMounts(mounts),
+    stdin: '',
+    stdout: '',
+    stderr: '',
+    terminal: false,
+    options: runtimeOptions(handler.binary_name),
+  });
+  undo.push(() => cx.d.tasks.delete(CRI_NAMESPACE, id));
+  await task.start();
+  rec.pid = pid;
+  rec.state = 'ready';
+  await cx.d.store.sandboxes.put(rec);
+  watchExit(cx, id, 'sandbox');
 }
 
 function netns(cx: CriContext): NetnsPins {
@@ -163,6 +200,7 @@ export async function stopPodSandbox(cx: CriContext, idOrPrefix: string): Promis
       await stopContainer(cx, c.id, 0);
     }
     await killTask(cx, rec.id, 0, 'SIGTERM');
+    await podNamespacePins(cx.d).unpin(rec);
     if (!rec.networkDown) {
       if (rec.netnsPath) {
         await cx.d.cni.teardown(cniArgs(rec, cx.sandboxConfig(rec)), rec.cniResult as CniResult);
@@ -194,9 +232,11 @@ export async function removePodSandbox(cx: CriContext, idOrPrefix: string): Prom
       await removeContainer(cx, c.id);
     }
     await deleteTask(cx, rec.id);
-    await cx.d.snapshotter.remove(CRI_NAMESPACE, rec.snapshotKey).catch((err) => {
-      if (!isNotFound(err)) throw err;
-    });
+    if (rec.snapshotKey) {
+      await cx.d.snapshotter.remove(CRI_NAMESPACE, rec.snapshotKey).catch((err) => {
+        if (!isNotFound(err)) throw err;
+      });
+    }
     await cx.d.containers.delete(CRI_NAMESPACE, rec.id).catch((err) => {
       if (!isNotFound(err)) throw err;
     });

@@ -2,7 +2,8 @@
 // watches come back from the records. What the shims say wins over what was
 // recorded: a running task keeps (or gets back) its pod READY and its
 // container RUNNING, a stopped one gets its real exit, and only a task that is
-// gone is reported lost.
+// gone is reported lost. A pod without an infra container has no task: its
+// pinned namespaces are what keep it READY.
 
 import fs from 'node:fs';
 import { withGrowingDeadline } from '../../core/runtime/growing-deadline.js';
@@ -12,6 +13,7 @@ import type { StateResponse } from '../../api/gen/containerd/task/v2/shim.js';
 import { Status as TaskStatus } from '../../api/gen/containerd/types/task/task.js';
 import { ContainerConfig } from '../../api/gen/cri/runtime/v1/api.js';
 import { CRI_NAMESPACE } from './image-store.js';
+import { isInfraless, podNamespacePins } from './pod-namespaces.js';
 import { type CriContext, nowNs } from './runtime-context.js';
 import type { ContainerRecord, SandboxRecord } from './store.js';
 import { deleteTask, recordExit, watchExit } from './task-exits.js';
@@ -28,14 +30,14 @@ export async function recover(cx: CriContext): Promise<void> {
   const sandboxes = cx.d.store.sandboxes.list();
   const containers = cx.d.store.containers.list();
   // Every shim asked at once: a slow one must not hold up the others.
+  const withTask = [...sandboxes.filter((sb) => !isInfraless(sb)), ...containers];
   const probes = new Map(
-    await Promise.all(
-      [...sandboxes, ...containers].map(async (r) => [r.id, await probeTask(cx, r.id)] as const),
-    ),
+    await Promise.all(withTask.map(async (r) => [r.id, await probeTask(cx, r.id)] as const)),
   );
   for (const sb of sandboxes) {
     cx.names.reserve(sb.name, sb.id);
-    await recoverSandbox(cx, sb, probes.get(sb.id)!);
+    if (isInfraless(sb)) await recoverInfralessSandbox(cx, sb);
+    else await recoverSandbox(cx, sb, probes.get(sb.id)!);
   }
   for (const c of containers) {
     cx.names.reserve(c.name, c.id);
@@ -63,6 +65,16 @@ async function recoverSandbox(cx: CriContext, sb: SandboxRecord, probe: TaskProb
     await cx.d.store.sandboxes.put(sb);
     if (probe.kind === 'task') await deleteTask(cx, sb.id).catch(() => {});
   }
+}
+
+/** A pod without an infra container stays ready while its pinned namespaces are in place. */
+async function recoverInfralessSandbox(cx: CriContext, sb: SandboxRecord): Promise<void> {
+  if (sb.state !== 'ready' || (await podNamespacePins(cx.d).inPlace(sb))) {
+    return;
+  }
+  cx.d.log.warn({ sandbox: sb.id }, 'pod sandbox namespaces are gone: recorded not ready');
+  sb.state = 'notready';
+  await cx.d.store.sandboxes.put(sb);
 }
 
 async function recoverContainer(

@@ -22,6 +22,7 @@ import { ContainerLogs } from './container-logs.js';
 import { type CriImageStore, CRI_NAMESPACE } from './image-store.js';
 import { NameIndex } from './names.js';
 import type { CriStore, SandboxRecord } from './store.js';
+import type { PodNamespacePins } from './pod-namespaces.js';
 
 export const SNAPSHOTTER = 'overlayfs';
 export const KIND_LABEL = 'io.cri-containerd.kind';
@@ -51,6 +52,8 @@ export interface RuntimeDeps {
   log: Logger;
   /** How pods' network namespaces are pinned and removed; netns.ts unless given (tests). */
   netns?: NetnsPins;
+  /** How infra-less pods' IPC and UTS namespaces are pinned; pod-namespaces.ts unless given (tests). */
+  podNamespaces?: PodNamespacePins;
 }
 
 export interface NetnsPins {

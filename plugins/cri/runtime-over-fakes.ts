@@ -4,6 +4,7 @@
 // namespaces (plain files), all under one temporary directory. Nothing needs
 // root and no process is started.
 
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import pino from 'pino';
@@ -16,6 +17,7 @@ import type { CniPodArgs, CniResult, CniRuntime } from './cni.js';
 import { defaultCriConfig } from './config.js';
 import type { CriImage } from './image-index.js';
 import type { CriImageStore } from './image-store.js';
+import type { PinOptions } from './pod-namespaces.js';
 import { CriRuntime, type RuntimeDeps } from './runtime.js';
 import { CriStore } from './store.js';
 
@@ -26,6 +28,7 @@ export const APP_IMAGE = 'registry.test/app:1';
 export interface FakeCalls {
   cniSetup: CniPodArgs[];
   cniTeardown: CniPodArgs[];
+  podPins: PinOptions[];
 }
 
 export interface RuntimeOverFakes {
@@ -56,7 +59,7 @@ export async function criRuntimeOverFakes(
 ): Promise<RuntimeOverFakes> {
   const records = shared?.records ?? new Map<string, { spec?: { value: Uint8Array } }>();
   const snapshots = shared?.snapshots ?? new Set<string>();
-  const calls = shared?.calls ?? { cniSetup: [], cniTeardown: [] };
+  const calls = shared?.calls ?? { cniSetup: [], cniTeardown: [], podPins: [] };
   const snapshotDir = (key: string) => path.join(dir, 'snapshots', key);
 
   const containers = {
@@ -128,6 +131,26 @@ export async function criRuntimeOverFakes(
       },
       remove: (file) => fs.rm(file, { force: true }),
     },
+    // Plain files stand for the pinned namespaces; the options are kept for the tests.
+    podNamespaces: {
+      pin: async (o) => {
+        calls.podPins.push(o);
+        const nsDir = path.join(o.dir, 'ns');
+        await fs.mkdir(nsDir, { recursive: true });
+        const pins = {
+          ipc: o.hostIpc ? undefined : path.join(nsDir, 'ipc'),
+          uts: o.hostNetwork ? undefined : path.join(nsDir, 'uts'),
+        };
+        for (const f of [pins.ipc, pins.uts]) if (f) await fs.writeFile(f, '', { flag: 'wx' });
+        return pins;
+      },
+      unpin: async (sb) => {
+        for (const f of [sb.pinnedNs?.ipc, sb.pinnedNs?.uts])
+          if (f) await fs.rm(f, { force: true });
+      },
+      inPlace: async (sb) =>
+        [sb.netnsPath, sb.pinnedNs?.ipc, sb.pinnedNs?.uts].every((f) => !f || existsSync(f)),
+    },
   };
   const rt = new CriRuntime(deps);
   await rt.recover();
@@ -146,14 +169,23 @@ export async function criRuntimeOverFakes(
   };
 }
 
-/** A pod in the host's IPC namespace, and its network too unless `network` (then CNI and a netns). */
-export function podConfig(name: string, network = false): PodSandboxConfig {
+/**
+ * A pod in the host's IPC namespace, and its network too unless `network` (then
+ * CNI and a netns). Its containers share a PID namespace (so it has a pause)
+ * unless `pid` is CONTAINER.
+ */
+export function podConfig(
+  name: string,
+  network = false,
+  pid: 'POD' | 'CONTAINER' = 'POD',
+  ipc: 'POD' | 'NODE' = 'NODE',
+): PodSandboxConfig {
   return PodSandboxConfig.fromJSON({
     metadata: { name, namespace: 'default', uid: `uid-${name}`, attempt: 0 },
     hostname: name,
     linux: {
       securityContext: {
-        namespaceOptions: { network: network ? 'POD' : 'NODE', ipc: 'NODE', pid: 'POD' },
+        namespaceOptions: { network: network ? 'POD' : 'NODE', ipc, pid },
       },
     },
   });

@@ -228,6 +228,8 @@ export class CriRuntimeService implements Omit<
       info.info = JSON.stringify({
         pid: sb.pid,
         netns: sb.netnsPath ?? '',
+        // Without an infra container: the pinned IPC and UTS namespace files.
+        ...(sb.pinnedNs && { pinnedNamespaces: sb.pinnedNs }),
         runtimeHandler: sb.runtimeHandler,
         image: sb.image,
         cniResult: sb.cniResult ?? null,

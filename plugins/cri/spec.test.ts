@@ -7,11 +7,18 @@ import {
 } from '../../api/gen/cri/runtime/v1/api.js';
 import { type Spec, defaultSpec } from '../../core/oci/index.js';
 import type { CriImage } from './image-index.js';
+import type { SandboxNamespaces } from './pod-namespaces.js';
 import { type HugepageHandling, applyResources, containerSpec, hugepageHandling } from './spec.js';
 
 const WITH_HUGETLB = new Set(['cpu', 'memory', 'hugetlb']);
 const WITHOUT_HUGETLB = new Set(['cpu', 'memory']);
 const hugepageLimits = [{ pageSize: '2MB', limit: 0 }];
+const procNs = (pid: number): SandboxNamespaces => ({
+  net: `/proc/${pid}/ns/net`,
+  ipc: `/proc/${pid}/ns/ipc`,
+  uts: `/proc/${pid}/ns/uts`,
+  pid: `/proc/${pid}/ns/pid`,
+});
 
 describe('hugepage limits', () => {
   it('follow disable_hugetlb_controller, the host and tolerate_missing_hugetlb_controller', () => {
@@ -72,7 +79,12 @@ describe('containerSpec', () => {
 
   function spec(
     config: Record<string, unknown>,
-    o: { hugepages: HugepageHandling; held: string[]; podLinux?: Record<string, unknown> },
+    o: {
+      hugepages: HugepageHandling;
+      held: string[];
+      podLinux?: Record<string, unknown>;
+      sandboxNs?: SandboxNamespaces;
+    },
   ) {
     return containerSpec({
       id: 'c1',
@@ -81,7 +93,7 @@ describe('containerSpec', () => {
       sandboxConfig: PodSandboxConfig.fromJSON({ metadata: { name: 'pod' }, linux: o.podLinux }),
       image,
       imageName: 'busybox',
-      sandboxPid: 1,
+      sandboxNs: o.sandboxNs ?? procNs(1),
       user: { uid: 0, gid: 0, additionalGids: [0] },
       sandboxDir: '/nonexistent',
       hugepages: o.hugepages,
@@ -113,5 +125,48 @@ describe('containerSpec', () => {
       { hugepages: 'apply', held: ['CAP_CHOWN', 'CAP_NET_ADMIN'], podLinux: privileged },
     );
     expect(s.process!.capabilities!.bounding).toEqual(['CAP_CHOWN', 'CAP_NET_ADMIN']);
+  });
+  const pinned: SandboxNamespaces = {
+    net: '/run/berth/netns/p1',
+    ipc: '/var/lib/berth/sandboxes/p1/ns/ipc',
+    uts: '/var/lib/berth/sandboxes/p1/ns/uts',
+  };
+  const joinedPaths = (s: Spec) =>
+    Object.fromEntries((s.linux?.namespaces ?? []).map((n) => [n.type, n.path ?? '']));
+
+  it("joins a pod's pinned namespaces and gets a PID namespace of its own without an infra container", () => {
+    const own = { linux: { securityContext: { namespaceOptions: { pid: 'CONTAINER' } } } };
+    const s = spec(own, { hugepages: 'drop', held: [], sandboxNs: pinned });
+    expect(joinedPaths(s)).toMatchObject({
+      network: pinned.net,
+      ipc: pinned.ipc,
+      uts: pinned.uts,
+      pid: '',
+    });
+  });
+
+  it('joins the pause process with one', () => {
+    // Unset is POD, the enum's zero: a shared PID namespace.
+    const s = spec({}, { hugepages: 'drop', held: [] });
+    expect(joinedPaths(s)).toMatchObject({ network: '/proc/1/ns/net', pid: '/proc/1/ns/pid' });
+    const own = spec(
+      { linux: { securityContext: { namespaceOptions: { pid: 'CONTAINER' } } } },
+      { hugepages: 'drop', held: [] },
+    );
+    expect(joinedPaths(own)).toMatchObject({ ipc: '/proc/1/ns/ipc', pid: '' });
+  });
+
+  it('refuses a shared PID namespace in a pod that has none, with FailedPrecondition', () => {
+    let caught: unknown;
+    try {
+      spec(
+        { linux: { securityContext: { namespaceOptions: { pid: 'POD' } } } },
+        { hugepages: 'drop', held: [], sandboxNs: pinned },
+      );
+    } catch (err) {
+      caught = err;
+    }
+    expect(isBerthError(caught, 'FailedPrecondition')).toBe(true);
+    expect((caught as Error).message).toMatch(/no shared pid namespace/);
   });
 });

@@ -44,6 +44,7 @@ import {
 import { hostCgroupControllers } from './cgroup-controllers.js';
 import type { CriConfig } from './config.js';
 import type { CriImage } from './image-index.js';
+import type { SandboxNamespaces } from './pod-namespaces.js';
 import { clampOomScoreAdj, seccompFor, withCriCapabilities } from './security.js';
 
 export const CRI_NAMESPACE = 'k8s.io';
@@ -66,7 +67,12 @@ function cgroupsPath(parent: string | undefined, id: string): string {
 }
 
 /** Sysctls in a namespace the pod does not own would change the host. */
-function checkSysctls(sysctls: Record<string, string>, hostNet: boolean, hostIpc: boolean): void {
+/** Refuses sysctls of a namespace the pod shares with the host. */
+export function checkSysctls(
+  sysctls: Record<string, string>,
+  hostNet: boolean,
+  hostIpc: boolean,
+): void {
   for (const k of Object.keys(sysctls)) {
     if (hostNet && k.startsWith('net.')) {
       throw errInvalidArgument(`sysctl ${k} is not allowed with the host network namespace`);
@@ -156,8 +162,8 @@ export interface ContainerSpecInput {
   sandboxConfig: PodSandboxConfig;
   image: CriImage;
   imageName: string;
-  /** The pause process, whose namespaces the container joins. */
-  sandboxPid: number;
+  /** The pod's namespaces the container joins (the pause process's, or pinned files). */
+  sandboxNs: SandboxNamespaces;
   /** pid of the TARGET container for the TARGET pid mode. */
   targetPid?: number;
   user: ResolvedUser;
@@ -279,6 +285,16 @@ export function containerSpec(i: ContainerSpecInput): Spec {
     );
   }
   const proc = (p: number, ns: string) => `/proc/${p}/ns/${ns}`;
+  const joined = (ns: keyof SandboxNamespaces): string => {
+    const file = i.sandboxNs[ns];
+    if (!file) {
+      // Only a pod without an infra container lacks one: it was made for unshared PIDs.
+      throw errFailedPrecondition(
+        `the pod sandbox has no shared ${ns} namespace (it runs without an infra container)`,
+      );
+    }
+    return file;
+  };
   const privileged = sc?.privileged ?? false;
   if (privileged && !i.sandboxConfig.linux?.securityContext?.privileged) {
     throw errInvalidArgument(
@@ -374,13 +390,13 @@ export function containerSpec(i: ContainerSpecInput): Spec {
       [ANN.containerName]: c.metadata?.name ?? '',
       [ANN.imageName]: i.imageName,
     }),
-    hostNet ? withoutNamespace('network') : withNamespacePath('network', proc(i.sandboxPid, 'net')),
-    hostIpc ? withoutNamespace('ipc') : withNamespacePath('ipc', proc(i.sandboxPid, 'ipc')),
-    hostNet ? withoutNamespace('uts') : withNamespacePath('uts', proc(i.sandboxPid, 'uts')),
+    hostNet ? withoutNamespace('network') : withNamespacePath('network', joined('net')),
+    hostIpc ? withoutNamespace('ipc') : withNamespacePath('ipc', joined('ipc')),
+    hostNet ? withoutNamespace('uts') : withNamespacePath('uts', joined('uts')),
     pidMode === NamespaceMode.NODE
       ? withoutNamespace('pid')
       : pidMode === NamespaceMode.POD
-        ? withNamespacePath('pid', proc(i.sandboxPid, 'pid'))
+        ? withNamespacePath('pid', joined('pid'))
         : pidMode === NamespaceMode.TARGET
           ? withNamespacePath('pid', proc(i.targetPid ?? 0, 'pid'))
           : withNamespace('pid'),

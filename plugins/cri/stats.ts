@@ -1,9 +1,7 @@
 // CRI stats from the shims' cgroup metrics (containerd's cgroups v1 or v2
 // Metrics, whichever the host has), the snapshotter's usage of each writable
-// layer, and /proc/<pause pid>/net/dev, which lists the pod's network
-// namespace without entering it.
+// layer, and /proc/net/dev read inside the pod's network namespace.
 
-import fs from 'node:fs/promises';
 import os from 'node:os';
 import type {
   ContainerStats,
@@ -21,7 +19,9 @@ import { unpackAny } from '../../core/protobuf/typeurl.js';
 import type { NamespacedSnapshotter } from '../snapshots/namespaced.js';
 import type { TaskManager } from '../tasks/manager.js';
 import { CRI_NAMESPACE } from './image-store.js';
+import { readNetDev } from '../../native/index.js';
 import { parseNetDevCounters } from './net-dev.js';
+import { isInfraless } from './pod-namespaces.js';
 import type { ContainerRecord, CriStore, SandboxRecord } from './store.js';
 import { countProcesses, filesystemOf } from './container-probe.js';
 import type { ContainerProbe } from './container-probe.js';
@@ -187,6 +187,17 @@ export function sampleFromMetrics(any: Any | undefined, atNs: number): CgroupSam
 }
 
 /** CPU rate between two samples in nano-cores (1e9 = one core busy). */
+/** The infra container's share of a pod's sums when there is none. */
+const NO_INFRA = {
+  cpuNs: 0,
+  cores: 0,
+  workingSet: 0,
+  memUsage: 0,
+  rss: 0,
+  pageFaults: 0,
+  majorPageFaults: 0,
+};
+
 export function nanoCores(prev: CgroupSample, cur: CgroupSample): number {
   const dt = cur.atNs - prev.atNs;
   const du = cur.cpuNs - prev.cpuNs;
@@ -331,8 +342,8 @@ export class CriStats {
   }
 
   private async network(sb: SandboxRecord): Promise<NetworkUsage | undefined> {
-    if (!sb.pid || !sb.netnsPath || sb.state !== 'ready') return undefined;
-    const text = await fs.readFile(`/proc/${sb.pid}/net/dev`, 'utf8').catch(() => undefined);
+    if (!sb.netnsPath || sb.state !== 'ready') return undefined;
+    const text = await readNetDev(sb.netnsPath).catch(() => undefined);
     if (text === undefined) return undefined;
     const interfaces = parseNetDev(text);
     return {
@@ -344,21 +355,28 @@ export class CriStats {
 
   /**
    * The pod's CPU, memory and process count are the sums over its pause
-   * process and running containers (each has its own cgroup under the pod's
+   * process (if it has one) and running containers (each has its own cgroup under the pod's
    * parent, if any), so the numbers hold whatever cgroup layout the pod has.
    */
   async sandbox(sb: SandboxRecord): Promise<PodSandboxStats> {
     const cfg = PodSandboxConfig.fromJSON(sb.config);
     const members = this.d.store.containers.list().filter((c) => c.sandboxId === sb.id);
+    const infraless = isInfraless(sb);
     const [pause, containers, network] = await Promise.all([
-      sb.state === 'ready' ? this.sample(sb.id) : Promise.resolve(undefined),
+      sb.state === 'ready' && !infraless ? this.sample(sb.id) : Promise.resolve(undefined),
       Promise.all(members.map((c) => this.container(c))),
       this.network(sb),
     ]);
     const at = BigInt(Date.now()) * 1_000_000n;
+    // The pause process's own share, or nothing for a ready pod without one.
+    const own = pause
+      ? { ...pause.s, cores: pause.cores }
+      : infraless && sb.state === 'ready'
+        ? NO_INFRA
+        : undefined;
     // Each term is the pause process's value plus the running containers'.
-    const total = (own: number, f: (c: ContainerStats) => bigint | undefined) => ({
-      value: containers.reduce((n, c) => n + (f(c) ?? 0n), BigInt(Math.round(own))),
+    const total = (base: number, f: (c: ContainerStats) => bigint | undefined) => ({
+      value: containers.reduce((n, c) => n + (f(c) ?? 0n), BigInt(Math.round(base))),
     });
     const running = members.filter((c) => c.state === 'running').map((c) => c.id);
     return {
@@ -369,24 +387,24 @@ export class CriStats {
         annotations: cfg.annotations,
       },
       linux: {
-        cpu: pause && {
+        cpu: own && {
           timestamp: at,
-          usageCoreNanoSeconds: total(pause.s.cpuNs, (c) => c.cpu?.usageCoreNanoSeconds?.value),
-          usageNanoCores: total(pause.cores, (c) => c.cpu?.usageNanoCores?.value),
+          usageCoreNanoSeconds: total(own.cpuNs, (c) => c.cpu?.usageCoreNanoSeconds?.value),
+          usageNanoCores: total(own.cores, (c) => c.cpu?.usageNanoCores?.value),
           psi: undefined,
         },
-        memory: pause && {
+        memory: own && {
           timestamp: at,
-          workingSetBytes: total(pause.s.workingSet, (c) => c.memory?.workingSetBytes?.value),
+          workingSetBytes: total(own.workingSet, (c) => c.memory?.workingSetBytes?.value),
           availableBytes: undefined,
-          usageBytes: total(pause.s.memUsage, (c) => c.memory?.usageBytes?.value),
-          rssBytes: total(pause.s.rss, (c) => c.memory?.rssBytes?.value),
-          pageFaults: total(pause.s.pageFaults, (c) => c.memory?.pageFaults?.value),
-          majorPageFaults: total(pause.s.majorPageFaults, (c) => c.memory?.majorPageFaults?.value),
+          usageBytes: total(own.memUsage, (c) => c.memory?.usageBytes?.value),
+          rssBytes: total(own.rss, (c) => c.memory?.rssBytes?.value),
+          pageFaults: total(own.pageFaults, (c) => c.memory?.pageFaults?.value),
+          majorPageFaults: total(own.majorPageFaults, (c) => c.memory?.majorPageFaults?.value),
           psi: undefined,
         },
         network,
-        process: pause && {
+        process: own && {
           timestamp: at,
           processCount: u64(
             [sb.id, ...running].reduce((n, id) => n + (this.last.get(id)?.pids ?? 0), 0),

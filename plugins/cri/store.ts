@@ -26,9 +26,16 @@ export interface SandboxRecord {
   cniResult?: unknown;
   /** Per-pod directory holding hostname, hosts, resolv.conf and the shm mount. */
   dir: string;
+  /** The infra container's image and snapshot; '' for a pod without one. */
   image: string;
   snapshotKey: string;
+  /** The infra (pause) container's pid; 0 for a pod without one. */
   pid: number;
+  /**
+   * Set for a pod without an infra container: its pinned IPC and UTS
+   * namespace files (absent where it uses the host's).
+   */
+  pinnedNs?: { ipc?: string; uts?: string };
   /** Whether the network has been torn down (StopPodSandbox is idempotent). */
   networkDown: boolean;
 }
