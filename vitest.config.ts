@@ -18,6 +18,7 @@ export default defineConfig({
             'snapshots/**/*.test.ts',
             'native/**/*.test.ts',
             'cmd/**/*.test.ts',
+            'bench/**/*.test.ts',
           ],
           testTimeout: 20_000,
         },

@@ -9,6 +9,8 @@ export interface BenchContext {
   runs: number;
   /** Unrecorded repetitions per subject before measuring (--warmup). */
   warmup: number;
+  /** Profile the daemons and shims a benchmark starts, where it supports that (--cpu-prof). */
+  cpuProf: boolean;
   /** Undone after the benchmark, also when it fails or the run is interrupted. */
   cleanup: Cleanup;
   /** Progress on stderr, so stdout holds only the results. */

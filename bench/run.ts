@@ -12,6 +12,7 @@ import { imagesBenchmark } from './benchmarks/images.js';
 import { scaleBenchmark } from './benchmarks/scale.js';
 import { shimBenchmark } from './benchmarks/shim.js';
 import { soakBenchmark } from './benchmarks/soak.js';
+import { stepsBenchmark } from './benchmarks/steps.js';
 import { tasksBenchmark } from './benchmarks/tasks.js';
 import { Cleanup } from './lib/cleanup.js';
 import { describeHost, loadLine } from './lib/host.js';
@@ -28,13 +29,15 @@ const BENCHMARKS: Benchmark[] = [
   critestBenchmark,
   imagesBenchmark,
   soakBenchmark,
+  stepsBenchmark,
 ];
 
-const USAGE = `usage: node dist/bench/run.js [name...] [--runs N] [--warmup N] [--list]
+const USAGE = `usage: node dist/bench/run.js [name...] [--runs N] [--warmup N] [--cpu-prof] [--list]
 
   name        benchmarks to run (default: all): ${BENCHMARKS.map((b) => b.name).join(', ')}
   --runs N    measured repetitions per subject (default 10)
   --warmup N  unrecorded repetitions per subject first (default 1)
+  --cpu-prof  also profile berthd and its shims (benchmarks that support it: steps)
   --list      list the benchmarks and exit
 `;
 
@@ -53,6 +56,7 @@ async function main(): Promise<number> {
     options: {
       runs: { type: 'string' },
       warmup: { type: 'string' },
+      'cpu-prof': { type: 'boolean' },
       list: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -90,6 +94,7 @@ async function main(): Promise<number> {
     const ctx: BenchContext = {
       runs,
       warmup,
+      cpuProf: values['cpu-prof'] ?? false,
       cleanup,
       progress: (msg) => {
         if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${msg}`);

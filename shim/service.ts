@@ -30,6 +30,7 @@ import { type ProcessExit, setWinsize } from '../native/index.js';
 import { Container } from './container.js';
 import type { Publisher } from './events.js';
 import { mountAll, unmountAll } from '../core/mount/index.js';
+import { traceStep } from '../core/tracing/active-span.js';
 import { optionsFromAny, runcBinary, runcRoot, writeOptions } from './options.js';
 import { ExecProcess } from './process/exec.js';
 import { InitProcess } from './process/init.js';
@@ -154,7 +155,7 @@ export class TaskService {
 
     const rootfs = path.join(req.bundle, 'rootfs');
     const mounted = req.rootfs.length > 0;
-    if (mounted) mountAll(req.rootfs, rootfs);
+    if (mounted) traceStep('rootfs mount', () => mountAll(req.rootfs, rootfs));
 
     const init = new InitProcess({
       id: req.id,
@@ -254,7 +255,9 @@ export class TaskService {
     const init = proc as InitProcess;
     await init.delete();
     for (const e of container.execs.values()) e.io?.close();
-    if (container.rootfsMounted) unmountAll(path.join(container.bundle, 'rootfs'));
+    if (container.rootfsMounted) {
+      traceStep('rootfs unmount', () => unmountAll(path.join(container.bundle, 'rootfs')));
+    }
     this.containers.delete(req.id);
     const res = response();
     this.publish(

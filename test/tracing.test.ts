@@ -149,6 +149,89 @@ describe.skipIf(!isRoot || !haveCni || !busyboxAvailable())('tracing', () => {
     }
   });
 
+  it("records the daemon's and the shim's steps of a pod's start, stop and removal", async () => {
+    /** A call under a trace of its own (as a traced kubelet makes it), and that trace's id. */
+    const tracedCall = <R>(
+      fn: (md: Metadata, done: (err: Error | null, res: R) => void) => void,
+    ) => {
+      const t = traced('k8s.io');
+      return new Promise<{ traceId: string; res: R }>((resolve, reject) =>
+        fn(t.md, (err, res) => (err ? reject(err) : resolve({ traceId: t.traceId, res }))),
+      );
+    };
+    const config = podConfig('steps', '');
+    const run = await tracedCall<{ podSandboxId: string }>((md, done) =>
+      runtime!.runPodSandbox(RunPodSandboxRequest.fromJSON({ config }), md, done),
+    );
+    const podSandboxId = run.res.podSandboxId;
+    let removed = false;
+    try {
+      const stop = await tracedCall((md, done) =>
+        runtime!.stopPodSandbox({ podSandboxId }, md, done),
+      );
+      const remove = await tracedCall((md, done) =>
+        runtime!.removePodSandbox({ podSandboxId }, md, done),
+      );
+      removed = true;
+
+      /** The spans of a trace once all `names` are in, and the one named `name`. */
+      const spansOf = async (traceId: string, names: string[]) => {
+        const spans = await trace(traceId, (s) => names.every((n) => named(s, n).length > 0));
+        return (name: string) => named(spans, name)[0]!;
+      };
+      const childOf = (parent: { spanId: string }, ...kids: { parentSpanId?: string }[]) => {
+        for (const k of kids) expect(k.parentSpanId).toBe(parent.spanId);
+      };
+
+      const daemonSteps = ['netns create', 'cni setup', 'snapshot prepare', 'bundle create'];
+      const runp = await spansOf(run.traceId, [
+        'runtime.v1.RuntimeService/RunPodSandbox',
+        ...daemonSteps,
+        'shim start',
+        'shim connect',
+        'cni ADD bridge',
+        'cni ADD loopback',
+        'containerd.task.v2.Task/Create',
+        'rootfs mount',
+      ]);
+      const server = runp('runtime.v1.RuntimeService/RunPodSandbox');
+      childOf(server, ...[...daemonSteps, 'shim start', 'shim connect'].map(runp));
+      for (const n of daemonSteps) expect(runp(n).service).toBe('berthd');
+      childOf(runp('cni setup'), runp('cni ADD bridge'), runp('cni ADD loopback'));
+      childOf(runp('containerd.task.v2.Task/Create'), runp('rootfs mount'));
+      expect(runp('rootfs mount').service).toBe('berth-shim');
+
+      const stopp = await spansOf(stop.traceId, [
+        'runtime.v1.RuntimeService/StopPodSandbox',
+        'cni teardown',
+        'cni DEL bridge',
+        'netns remove',
+        'exit recorded',
+      ]);
+      const stopServer = stopp('runtime.v1.RuntimeService/StopPodSandbox');
+      childOf(stopServer, stopp('cni teardown'), stopp('netns remove'), stopp('exit recorded'));
+      childOf(stopp('cni teardown'), stopp('cni DEL bridge'));
+
+      const rmp = await spansOf(remove.traceId, [
+        'runtime.v1.RuntimeService/RemovePodSandbox',
+        'snapshot remove',
+        'bundle delete',
+        'containerd.task.v2.Task/Delete',
+        'rootfs unmount',
+      ]);
+      childOf(
+        rmp('runtime.v1.RuntimeService/RemovePodSandbox'),
+        rmp('snapshot remove'),
+        rmp('bundle delete'),
+      );
+      childOf(rmp('containerd.task.v2.Task/Delete'), rmp('rootfs unmount'));
+    } finally {
+      if (!removed) {
+        await new Promise((r) => runtime!.removePodSandbox({ podSandboxId }, new Metadata(), r));
+      }
+    }
+  });
+
   it('continues a containerd API caller trace through Tasks.Create into the shim', async () => {
     const rootfs = makeBusyboxRootfs(path.join(tmp!, 'rootfs'));
     const spec = generateDefaultSpec({ id: 'traced', namespace: NS }, [

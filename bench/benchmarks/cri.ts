@@ -1,9 +1,12 @@
-// The Kubernetes CRI, side by side: berthd's CRI plugin (berth-shim) and
-// Debian's containerd 1.6 CRI plugin (containerd-shim-runc-v2), both driven by
-// the test suite's CRI client over runtime.v1:
+// The Kubernetes CRI, side by side: berthd's CRI plugin (berth-shim),
+// Debian's containerd 1.6 CRI plugin and, when built, containerd 2.x's (each
+// with its own release's containerd-shim-runc-v2), all driven by the test
+// suite's CRI client over runtime.v1:
 //
-//  - RunPodSandbox latency (pause container, netns, CNI bridge + host-local);
-//    each pod is then stopped and removed, untimed;
+//  - RunPodSandbox latency (netns, CNI bridge + host-local, and a pause
+//    container, except in Berth for a pod whose containers do not share a PID
+//    namespace: the kubelet's default, and this benchmark's, and a second row
+//    with shared PIDs); each pod is then stopped and removed, untimed;
 //  - CreateContainer + StartContainer latency of a `sleep` container inside a
 //    running pod; each container is then stopped and removed, untimed;
 //  - 20 pods, each with one container, started one after another, then torn
@@ -13,8 +16,9 @@
 //
 // Each daemon has its own temporary root, its own CNI config with a bridge of
 // its own, and the fixture pause and busybox images (berthd through the
-// content and images API, containerd with `ctr -n k8s.io images import`). One
-// subject runs at a time, so neither's processes change the other's PSS.
+// content and images API, the containerds with `ctr -n k8s.io images import`).
+// One subject runs at a time, so none's processes change another's PSS. The
+// ratio column is Berth against the better containerd on each row.
 
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -31,8 +35,24 @@ export const CRI_PODS = 20;
 const SETTLE_MS = 2000;
 let podSeq = 0;
 
-async function runPod(h: CriHost): Promise<{ id: string; config: Record<string, unknown> }> {
-  const config = podConfig(`bench-${++podSeq}`, path.join(h.dir, 'logs', String(podSeq)));
+/** CRI NamespaceMode: POD shares one PID namespace (shareProcessNamespace), CONTAINER does not. */
+const PID_POD = 0;
+const PID_CONTAINER = 1;
+
+/**
+ * A pod as the kubelet sends it: its containers do not share a PID namespace
+ * unless `sharedPids` (shareProcessNamespace: true). Berth runs the first kind
+ * without a pause container (drop_infra_ctr); the containerds always start one.
+ */
+async function runPod(
+  h: CriHost,
+  sharedPids = false,
+): Promise<{ id: string; config: Record<string, unknown> }> {
+  const config = podConfig(`bench-${++podSeq}`, path.join(h.dir, 'logs', String(podSeq)), {
+    linux: {
+      securityContext: { namespaceOptions: { pid: sharedPids ? PID_POD : PID_CONTAINER } },
+    },
+  });
   const { podSandboxId } = await h.cri.runtime.runPodSandbox({ config });
   return { id: podSandboxId, config };
 }
@@ -54,6 +74,7 @@ async function startSleeper(
       image: { image: CONTAINER_IMAGE },
       command: ['sleep', '3600'],
       logPath: `${name}.log`,
+      linux: { securityContext: { namespaceOptions: { pid: PID_CONTAINER } } },
     },
     sandboxConfig: pod.config,
   });
@@ -73,6 +94,7 @@ async function timed(ctx: BenchContext, label: string, fn: () => Promise<number>
 
 interface Result {
   runp: number[];
+  runpShared: number[];
   createStart: number[];
   podsUpS: number;
   podsDownS: number;
@@ -87,6 +109,14 @@ async function measure(ctx: BenchContext, h: CriHost): Promise<Result> {
   const runp = await timed(ctx, `${h.label}: RunPodSandbox`, async () => {
     const t0 = performance.now();
     const pod = await runPod(h);
+    const ms = performance.now() - t0;
+    await removePod(h, pod.id);
+    return ms;
+  });
+
+  const runpShared = await timed(ctx, `${h.label}: RunPodSandbox, shared PIDs`, async () => {
+    const t0 = performance.now();
+    const pod = await runPod(h, true);
     const ms = performance.now() - t0;
     await removePod(h, pod.id);
     return ms;
@@ -126,6 +156,7 @@ async function measure(ctx: BenchContext, h: CriHost): Promise<Result> {
   const podsDownS = (performance.now() - t1) / 1000;
   return {
     runp,
+    runpShared,
     createStart,
     podsUpS,
     podsDownS,
@@ -139,19 +170,28 @@ async function measure(ctx: BenchContext, h: CriHost): Promise<Result> {
 
 export const criBenchmark: Benchmark = {
   name: 'cri',
-  description: `CRI runtime.v1: RunPodSandbox, Create+StartContainer, ${CRI_PODS} pods up/down, memory — berthd vs containerd 1.6`,
+  description: `CRI runtime.v1: RunPodSandbox, Create+StartContainer, ${CRI_PODS} pods up/down, memory — berthd vs containerd 1.6 and 2.x`,
   async run(ctx) {
     const run = await measureEachCriSubject(ctx, 'cri', 200, (h) => measure(ctx, h));
     if (!run) return;
-    const { labels, ratios, results } = run;
+    const { labels, best, results } = run;
     const col = (f: (r: Result) => number) => results.map(f);
     printComparison({
       title: `CRI latency (ms; median / p90 of ${ctx.runs})`,
       subjects: labels,
-      ratios,
+      ratios: [],
+      best,
       rows: [
         { metric: 'RunPodSandbox, median', values: col((r) => summarize(r.runp).median) },
         { metric: 'RunPodSandbox, p90', values: col((r) => summarize(r.runp).p90) },
+        {
+          metric: 'RunPodSandbox, shared PIDs, median',
+          values: col((r) => summarize(r.runpShared).median),
+        },
+        {
+          metric: 'RunPodSandbox, shared PIDs, p90',
+          values: col((r) => summarize(r.runpShared).p90),
+        },
         {
           metric: 'CreateContainer+StartContainer, median',
           values: col((r) => summarize(r.createStart).median),
@@ -165,7 +205,8 @@ export const criBenchmark: Benchmark = {
     printComparison({
       title: `${CRI_PODS} pods with one container each, one after another`,
       subjects: labels,
-      ratios,
+      ratios: [],
+      best,
       rows: [
         {
           metric: `start ${CRI_PODS} (runp+create+start), s`,

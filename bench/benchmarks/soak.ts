@@ -1,8 +1,9 @@
 // Soak: many container lifecycles through one long-lived daemon, watching what
-// grows. Two phases, each run on berthd and (when installed) containerd:
+// grows. Two phases, each run on berthd and (when installed) containerd 1.6
+// and 2.x, the ratio column being berthd against the better containerd:
 //
 //  - tasks: `run --rm /bin/true` cycles through the containerd API (berthd with
-//    berth-shim, containerd with runc-v2);
+//    berth-shim, the containerds with runc-v2);
 //  - CRI: pod cycles RunPodSandbox → CreateContainer → StartContainer →
 //    ExecSync → StopPodSandbox → RemovePodSandbox.
 //
@@ -23,6 +24,7 @@ import { type CriHost, CONTAINER_IMAGE, measureEachCriSubject } from '../lib/cri
 import { heapSnapshotOptions, takeHeapSnapshot } from '../lib/heap-snapshot.js';
 import {
   BERTHD_BERTH_SHIM,
+  CONTAINERD2_RUNC_SHIM,
   CONTAINERD_RUNC_SHIM,
   type TaskHost,
   availableSubjects,
@@ -30,7 +32,13 @@ import {
   benchRootfs,
   startTaskHost,
 } from '../lib/task-hosts.js';
-import { printComparison, printTable, type Cell } from '../lib/table.js';
+import {
+  type BestRatio,
+  type Cell,
+  printComparison,
+  printTable,
+  versusBest,
+} from '../lib/table.js';
 import { tempDir } from '../lib/tempdir.js';
 import { runRm } from './tasks.js';
 import { type Leftovers, leftovers, processFigures } from '../../test/helpers/leftovers.js';
@@ -102,7 +110,12 @@ function printSamples(title: string, samples: Sample[]): void {
 }
 
 /** Start, middle and end figures of each subject, side by side. */
-function printSummary(title: string, labels: string[], runs: Sample[][]): void {
+function printSummary(
+  title: string,
+  labels: string[],
+  best: BestRatio | undefined,
+  runs: Sample[][],
+): void {
   const at = (s: Sample[], where: 'first' | 'mid' | 'last') =>
     where === 'first' ? s[0]! : where === 'last' ? s[s.length - 1]! : s[Math.floor(s.length / 2)]!;
   const rss = (w: 'first' | 'mid' | 'last') => runs.map((s) => mib(at(s, w).rssKiB));
@@ -112,7 +125,8 @@ function printSummary(title: string, labels: string[], runs: Sample[][]): void {
   printComparison({
     title,
     subjects: labels,
-    ratios: labels.length === 2 ? [[0, 1]] : [],
+    ratios: [],
+    best,
     rows: [
       { metric: 'daemon RSS at start, MiB', values: rss('first') },
       { metric: 'daemon RSS at end, MiB', values: rss('last') },
@@ -129,8 +143,9 @@ function printSummary(title: string, labels: string[], runs: Sample[][]): void {
 }
 
 async function soakTasks(ctx: BenchContext, cycles: number, every: number): Promise<void> {
+  const containerds = [CONTAINERD_RUNC_SHIM, CONTAINERD2_RUNC_SHIM];
   const subjects = availableSubjects().filter(
-    (s) => s === BERTHD_BERTH_SHIM || s === CONTAINERD_RUNC_SHIM,
+    (s) => s === BERTHD_BERTH_SHIM || containerds.includes(s),
   );
   const rootfs = await benchRootfs(ctx.cleanup);
   const runs: Sample[][] = [];
@@ -162,9 +177,16 @@ async function soakTasks(ctx: BenchContext, cycles: number, every: number): Prom
       await host.dispose();
     }
   }
+  const labels = subjects.map((s) => s.label);
   printSummary(
     `soak, ${cycles} × run --rm /bin/true`,
-    subjects.map((s) => s.label),
+    labels,
+    versusBest(
+      labels,
+      subjects.indexOf(BERTHD_BERTH_SHIM),
+      containerds.map((s) => subjects.indexOf(s)).filter((i) => i >= 0),
+      'containerd',
+    ),
     runs,
   );
 }
@@ -220,6 +242,7 @@ async function soakPods(ctx: BenchContext, cycles: number, every: number): Promi
   printSummary(
     `soak, ${cycles} × CRI pod cycle (runp, create, start, exec, stopp, rmp)`,
     out.labels,
+    out.best,
     out.results,
   );
 }

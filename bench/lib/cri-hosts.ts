@@ -1,9 +1,11 @@
 // Daemons serving the Kubernetes CRI for the benchmarks, side by side: berthd's
-// CRI plugin (berth-shim) and Debian's containerd 1.6 CRI plugin
-// (containerd-shim-runc-v2). Each gets its own temporary root, its own CNI
-// config with a bridge of its own, and the fixture pause and busybox images
-// (berthd through the content and images API, containerd with
-// `ctr -n k8s.io images import`); everything is undone by the run's cleanup.
+// CRI plugin (berth-shim), Debian's containerd 1.6 CRI plugin and, when
+// scripts/bench-tools.sh has built it, containerd 2.x's (each containerd with
+// the containerd-shim-runc-v2 of its own release). Each gets its own temporary
+// root, its own CNI config with a bridge of its own, and the fixture pause and
+// busybox images (berthd through the content and images API, the containerds
+// with Debian's `ctr -n k8s.io images import`); everything is undone by the
+// run's cleanup.
 
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,7 +15,16 @@ import { promisify } from 'node:util';
 import type { BenchContext } from '../benchmark.js';
 import type { Cleanup } from './cleanup.js';
 import { berthdArgs, containerdPrivateConfig } from './daemons.js';
-import { BERTHD, CONTAINERD, CTR, RUNC_SHIM } from './paths.js';
+import {
+  BERTHD,
+  CONTAINERD,
+  CONTAINERD2,
+  CONTAINERD2_DIR,
+  CTR,
+  RUNC_SHIM,
+  haveContainerd2,
+} from './paths.js';
+import { type BestRatio, versusBest } from './table.js';
 import { processesWithArgument } from './task-hosts.js';
 import { tempDir } from './tempdir.js';
 import { waitForVersion } from './version-probe.js';
@@ -196,39 +207,121 @@ function containerdCriConfig(dir: string, socket: string, confDir: string): stri
   ].join('\n');
 }
 
-const CONTAINERD_CRI: CriSubject = {
-  label: 'containerd',
-  available: () =>
+/**
+ * containerd 2.x with its CRI plugins, in the plugin IDs of config version 3:
+ * runtime and CNI under io.containerd.cri.v1.runtime, snapshotter, pause image
+ * and registry under io.containerd.cri.v1.images, the streaming server under
+ * io.containerd.grpc.v1.cri. The settings match containerdCriConfig's.
+ */
+function containerd2CriConfig(dir: string, socket: string, confDir: string): string {
+  const runtime = '[plugins."io.containerd.cri.v1.runtime"';
+  const images = '[plugins."io.containerd.cri.v1.images"';
+  return [
+    ...containerdPrivateConfig(dir, socket, [], 3),
+    '[plugins."io.containerd.monitor.task.v1.cgroups"]',
+    '  no_prometheus = true',
+    // NRI is on by default in 2.x: its socket goes under dir, not /var/run/nri.
+    '[plugins."io.containerd.nri.v1.nri"]',
+    `  socket_path = "${dir}/nri.sock"`,
+    '[plugins."io.containerd.grpc.v1.cri"]',
+    '  disable_tcp_service = true',
+    '  stream_server_address = "127.0.0.1"',
+    '  stream_server_port = "0"',
+    `${images}]`,
+    '  snapshotter = "overlayfs"',
+    `${images}.pinned_images]`,
+    `  sandbox = "${SANDBOX_IMAGE}"`,
+    `${images}.registry]`,
+    `  config_path = "${dir}/certs.d"`,
+    `${runtime}]`,
+    '  restrict_oom_score_adj = true',
+    '  disable_apparmor = true',
+    // bin_dirs since 2.1; 2.4 no longer reads bin_dir.
+    `${runtime}.cni]`,
+    `  bin_dirs = ["${CNI_BIN}"]`,
+    `  conf_dir = "${confDir}"`,
+    `${runtime}.containerd]`,
+    '  default_runtime_name = "runc"',
+    `${runtime}.containerd.runtimes.runc]`,
+    '  runtime_type = "io.containerd.runc.v2"',
+    '',
+  ].join('\n');
+}
+
+interface ContainerdRelease {
+  label: string;
+  command: string;
+  config: (dir: string, socket: string, confDir: string) => string;
+  /** Directories put in front of PATH: where its runc shim is found. */
+  extraPath: string[];
+}
+
+/** A containerd with its CRI plugin, the fixture images imported with Debian's ctr. */
+function containerdCriSubject(release: ContainerdRelease, missing: () => string | undefined) {
+  const subject: CriSubject = {
+    label: release.label,
+    available: missing,
+    async start(cleanup, images, octet) {
+      const tmp = await tempDir(cleanup, `${release.label}-cri-`);
+      const dir = tmp.path;
+      const net = await testNetwork(dir, octet);
+      cleanup.defer(`remove bridge ${net.bridge}`, () => net.dispose());
+      const socket = path.join(dir, 'containerd.sock');
+      const config = path.join(dir, 'config.toml');
+      await writeFile(config, release.config(dir, socket, net.confDir));
+      const env = release.extraPath.length
+        ? { PATH: [...release.extraPath, process.env.PATH ?? '/usr/bin:/bin'].join(':') }
+        : undefined;
+      const { pid, stop } = await launch(
+        cleanup,
+        release.command,
+        ['--config', config],
+        socket,
+        env,
+      );
+      await mkdir(path.join(dir, 'images'), { recursive: true });
+      for (const img of images) {
+        const archive = path.join(dir, 'images', `${img.config.digest.slice(7, 19)}.tar`);
+        writeImageArchive(img, archive);
+        await run(CTR, ['--address', socket, '-n', 'k8s.io', 'images', 'import', archive]);
+      }
+      const cri = criClient(socket);
+      const shimPids = () => processesWithArgument(socket, [pid, process.pid]);
+      const dispose = disposer(cri, stop, dir, shimPids);
+      const d = cleanup.defer(`remove ${release.label} pods`, dispose);
+      return { label: release.label, pid, socket, dir, cri, shimPids, dispose: d.now };
+    },
+  };
+  return subject;
+}
+
+const CONTAINERD_CRI = containerdCriSubject(
+  { label: 'containerd', command: CONTAINERD, config: containerdCriConfig, extraPath: [] },
+  () =>
     [CONTAINERD, CTR, RUNC_SHIM].every((f) => existsSync(f))
       ? undefined
       : 'Debian containerd (containerd, ctr, containerd-shim-runc-v2) is not installed',
-  async start(cleanup, images, octet) {
-    const tmp = await tempDir(cleanup, 'ctrd-cri-');
-    const dir = tmp.path;
-    const net = await testNetwork(dir, octet);
-    cleanup.defer(`remove bridge ${net.bridge}`, () => net.dispose());
-    const socket = path.join(dir, 'containerd.sock');
-    const config = path.join(dir, 'config.toml');
-    await writeFile(config, containerdCriConfig(dir, socket, net.confDir));
-    const { pid, stop } = await launch(cleanup, CONTAINERD, ['--config', config], socket);
-    await mkdir(path.join(dir, 'images'), { recursive: true });
-    for (const img of images) {
-      const archive = path.join(dir, 'images', `${img.config.digest.slice(7, 19)}.tar`);
-      writeImageArchive(img, archive);
-      await run(CTR, ['--address', socket, '-n', 'k8s.io', 'images', 'import', archive]);
-    }
-    const cri = criClient(socket);
-    const shimPids = () => processesWithArgument(socket, [pid, process.pid]);
-    const dispose = disposer(cri, stop, dir, shimPids);
-    const d = cleanup.defer('remove containerd pods', dispose);
-    return { label: 'containerd', pid, socket, dir, cri, shimPids, dispose: d.now };
+);
+
+const CONTAINERD2_CRI = containerdCriSubject(
+  {
+    label: 'containerd2',
+    command: CONTAINERD2,
+    config: containerd2CriConfig,
+    extraPath: [CONTAINERD2_DIR],
   },
-};
+  () =>
+    !haveContainerd2()
+      ? 'containerd 2.x is not built (bash scripts/bench-tools.sh)'
+      : existsSync(CTR)
+        ? undefined
+        : `${CTR} (Debian's, which imports the images) is not installed`,
+);
 
 /** The subjects that can run here; the others are named with the reason on stdout. */
 export function availableCriSubjects(benchmark: string): CriSubject[] {
   const out: CriSubject[] = [];
-  for (const s of [BERTH, CONTAINERD_CRI]) {
+  for (const s of [BERTH, CONTAINERD_CRI, CONTAINERD2_CRI]) {
     const why = s.available();
     if (why) process.stdout.write(`(${benchmark}: ${s.label} skipped: ${why})\n`);
     else out.push(s);
@@ -239,7 +332,8 @@ export function availableCriSubjects(benchmark: string): CriSubject[] {
 /**
  * Runs `measure` on every available subject, one daemon at a time (each with a
  * /24 of its own from `octet` up, so bridges never overlap), disposing each
- * before the next starts. Undefined when the CNI plugins are missing.
+ * before the next starts. `best` is Berth's ratio column against the better of
+ * the containerds on each row. Undefined when the CNI plugins are missing.
  */
 export async function measureEachCriSubject<R>(
   ctx: BenchContext,
@@ -248,7 +342,7 @@ export async function measureEachCriSubject<R>(
   measure: (h: CriHost) => Promise<R>,
   /** Environment added per subject label (e.g. diagnostics flags for berthd only). */
   envFor?: (label: string) => NodeJS.ProcessEnv | undefined,
-): Promise<{ labels: string[]; ratios: [number, number][]; results: R[] } | undefined> {
+): Promise<{ labels: string[]; best: BestRatio | undefined; results: R[] } | undefined> {
   if (!existsSync(path.join(CNI_BIN, 'bridge'))) {
     process.stdout.write(`(${benchmark}: skipped: no CNI plugins in ${CNI_BIN})\n`);
     return undefined;
@@ -265,9 +359,14 @@ export async function measureEachCriSubject<R>(
       await h.dispose();
     }
   }
-  return {
-    labels: subjects.map((s) => s.label),
-    ratios: subjects.length === 2 ? [[0, 1]] : [],
-    results,
-  };
+  const labels = subjects.map((s) => s.label);
+  return { labels, best: criVersusBest(labels), results };
+}
+
+/** Berth against the better of the containerds present among `labels`. */
+function criVersusBest(labels: string[]): BestRatio | undefined {
+  const containerds = [CONTAINERD_CRI, CONTAINERD2_CRI]
+    .map((s) => labels.indexOf(s.label))
+    .filter((i) => i >= 0);
+  return versusBest(labels, labels.indexOf(BERTH.label), containerds, 'containerd');
 }

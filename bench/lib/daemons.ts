@@ -185,10 +185,18 @@ export function startBerthd(cleanup: Cleanup, opts: StartOptions = {}): Promise<
   );
 }
 
-/** What keeps a containerd private to a run: its directories and sockets, all under `dir`. */
-export function containerdPrivateConfig(dir: string, socket: string, topLevel: string[] = []) {
+/**
+ * What keeps a containerd private to a run: its directories and sockets, all
+ * under `dir`. `version` is the config schema (2 for 1.x; 2.x also reads 3).
+ */
+export function containerdPrivateConfig(
+  dir: string,
+  socket: string,
+  topLevel: string[] = [],
+  version = 2,
+) {
   return [
-    'version = 2',
+    `version = ${version}`,
     `root = "${dir}/root"`,
     `state = "${dir}/state"`,
     ...topLevel,

@@ -42,6 +42,21 @@ export interface ComparisonRow {
   values: (number | undefined)[];
   /** Decimal places for this row's values (default 1). */
   digits?: number;
+  /** Higher figures are better (throughput): a BestRatio then takes the highest. */
+  higherIsBetter?: boolean;
+}
+
+/**
+ * One ratio column of subject `of` against the best of `among` on each row:
+ * the lowest figure, or the highest on rows marked higherIsBetter.
+ */
+export interface BestRatio {
+  of: number;
+  among: number[];
+  /** Column header. */
+  label: string;
+  /** Printed under the table: how the column is computed. */
+  note?: string;
 }
 
 export interface Comparison {
@@ -50,6 +65,8 @@ export interface Comparison {
   subjects: string[];
   /** Ratio columns as [numerator, denominator] indexes into `subjects`. */
   ratios: [number, number][];
+  /** A last ratio column against the best of several subjects. */
+  best?: BestRatio;
   rows: ComparisonRow[];
 }
 
@@ -58,12 +75,61 @@ export function ratio(a: number | undefined, b: number | undefined): number | un
   return a / b;
 }
 
-/** Subjects side by side, then one "a/b" column per requested ratio (two decimals). */
+/** The best of `among` in `values`: the lowest, or the highest when higher is better. */
+export function bestOf(
+  values: (number | undefined)[],
+  among: number[],
+  higherIsBetter = false,
+): number | undefined {
+  const present = among
+    .map((i) => values[i])
+    .filter((v): v is number => v !== undefined && !Number.isNaN(v));
+  if (present.length === 0) return undefined;
+  return higherIsBetter ? Math.max(...present) : Math.min(...present);
+}
+
+/** A row's figure over the best of the others; none when that is not positive (a change, say). */
+function bestRatio(r: ComparisonRow, best: BestRatio): number | undefined {
+  const b = bestOf(r.values, best.among, r.higherIsBetter);
+  return b !== undefined && b > 0 ? ratio(r.values[best.of], b) : undefined;
+}
+
+/**
+ * `subject` against the best of `others` (indexes into `subjects`): a plain
+ * "a/b" column when there is one other, "a/best <group>" with a note when
+ * there are more. Undefined when either side is absent.
+ */
+export function versusBest(
+  subjects: string[],
+  subject: number,
+  others: number[],
+  group: string,
+): BestRatio | undefined {
+  if (subject < 0 || others.length === 0) return undefined;
+  const of = subjects[subject]!;
+  if (others.length === 1)
+    return { of: subject, among: others, label: `${of}/${subjects[others[0]!]}` };
+  const label = `${of}/best ${group}`;
+  const names = others.map((i) => subjects[i]!);
+  return {
+    of: subject,
+    among: others,
+    label,
+    note: `${label}: ${of} over the better of ${names.slice(0, -1).join(', ')} and ${names.at(-1)} on each row (the lower figure; the higher for throughput)`,
+  };
+}
+
+/**
+ * Subjects side by side, then one "a/b" column per requested ratio and the
+ * best-of ratio column, if any (two decimals).
+ */
 export function printComparison(c: Comparison): void {
+  const best = c.best;
   const header = [
     'metric',
     ...c.subjects,
     ...c.ratios.map(([a, b]) => `${c.subjects[a]}/${c.subjects[b]}`),
+    ...(best ? [best.label] : []),
   ];
   const rows = c.rows.map((r) => {
     const digits = r.digits ?? 1;
@@ -71,7 +137,9 @@ export function printComparison(c: Comparison): void {
       r.metric,
       ...r.values.map((v) => cellText(v, digits)),
       ...c.ratios.map(([a, b]) => cellText(ratio(r.values[a], r.values[b]), 2)),
+      ...(best ? [cellText(bestRatio(r, best), 2)] : []),
     ];
   });
   printTable(c.title, header, rows);
+  if (best?.note) process.stdout.write(`${best.note}\n`);
 }

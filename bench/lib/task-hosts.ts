@@ -164,7 +164,8 @@ async function removeAllThroughDaemon(client: Client): Promise<void> {
   for (const c of await client.containers.list()) await client.containers.delete(c.id);
 }
 
-function runcForceDelete(root: string, id: string): Promise<void> {
+/** `runc delete --force` of a container left in runc's state under `root`. */
+export function runcForceDelete(root: string, id: string): Promise<void> {
   return new Promise((resolve) =>
     execFile('runc', ['--root', root, 'delete', '--force', id], { timeout: 10_000 }, () =>
       resolve(),
@@ -255,16 +256,7 @@ export async function startTaskHost(
     async newContainer(id, args) {
       if (closing) throw new Error(`${subject.label}: cleaning up, no new containers`);
       ids.add(id);
-      const spec = generateDefaultSpec({ id, namespace: BENCH_NAMESPACE }, [
-        withRootfs(rootfs, true),
-        withDefaultPathEnv,
-        withProcessArgs(...args),
-      ]);
-      return client.newContainer({
-        id,
-        spec: spec as unknown as Record<string, unknown>,
-        runtime: subject.runtime,
-      });
+      return newBenchContainer(client, rootfs, subject.runtime, id, args);
     },
     trackPid: (pid) => void pids.add(pid),
     async destroyTask(task) {
@@ -276,6 +268,22 @@ export async function startTaskHost(
     shimPids,
     dispose: disposal.now,
   };
+}
+
+/** A container of `args` on the read-only fixture rootfs, in BENCH_NAMESPACE. */
+export function newBenchContainer(
+  client: Client,
+  rootfs: string,
+  runtime: string,
+  id: string,
+  args: string[],
+) {
+  const spec = generateDefaultSpec({ id, namespace: BENCH_NAMESPACE }, [
+    withRootfs(rootfs, true),
+    withDefaultPathEnv,
+    withProcessArgs(...args),
+  ]);
+  return client.newContainer({ id, spec: spec as unknown as Record<string, unknown>, runtime });
 }
 
 /** A container id unique to this run and subject (runc state and cgroups are shared host-wide). */

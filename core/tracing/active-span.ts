@@ -27,6 +27,42 @@ export function withActiveSpan<T>(span: Span, fn: () => T): T {
   return storage.run(span, fn);
 }
 
+/**
+ * Runs `fn` as a named step of the active span: a child span, itself active
+ * while `fn` runs, so steps inside it nest under it. Without an active span
+ * (tracing off, or work outside a traced call) it is just `fn()`. A ttrpc call
+ * made inside a step carries the step as its parent, so wrap local work
+ * (processes, files, mounts), not calls to a shim.
+ */
+export function traceStep<T>(name: string, fn: () => T): T {
+  const parent = activeSpan();
+  if (!parent) return fn();
+  const span = parent.child(name);
+  return withActiveSpan(span, () => {
+    let out: T;
+    try {
+      out = fn();
+    } catch (err) {
+      span.fail(err).end();
+      throw err;
+    }
+    if (!(out instanceof Promise)) {
+      span.end();
+      return out;
+    }
+    return out.then(
+      (v) => {
+        span.end();
+        return v;
+      },
+      (err: unknown) => {
+        span.fail(err).end();
+        throw err;
+      },
+    ) as T;
+  });
+}
+
 /** The W3C headers naming `span` as the parent of what a request starts. */
 export function traceHeaders(span: Span): { traceparent: string; tracestate?: string } {
   const { traceState } = span.context;

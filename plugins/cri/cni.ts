@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errFailedPrecondition, errInternal } from '../../core/errors/catalogue.js';
+import { traceStep } from '../../core/tracing/active-span.js';
 import { cloexecFrom } from '../../native/index.js';
 
 export interface CniNetworkList {
@@ -111,7 +112,11 @@ export class CniRuntime {
   }
 
   /** ADD through the whole chain; on failure the chain is deleted again before throwing. */
-  async setup(args: CniPodArgs): Promise<{ result: CniResult; network: string }> {
+  setup(args: CniPodArgs): Promise<{ result: CniResult; network: string }> {
+    return traceStep('cni setup', () => this.setupChain(args));
+  }
+
+  private async setupChain(args: CniPodArgs): Promise<{ result: CniResult; network: string }> {
     const list = await this.networkList();
     await this.loopbackUp(args);
     let prev: CniResult | undefined;
@@ -144,7 +149,7 @@ export class CniRuntime {
   async teardown(args: CniPodArgs, prev: CniResult | undefined): Promise<void> {
     const list = await loadNetworkList(this.confDir);
     if (!list) return; // nothing configured any more: nothing we can call
-    await this.teardownList(list, args, prev);
+    await traceStep('cni teardown', () => this.teardownList(list, args, prev));
   }
 
   private async teardownList(
@@ -201,7 +206,9 @@ export class CniRuntime {
         `K8S_POD_UID=${args.podUid}`,
       ].join(';'),
     };
-    const { code, stdout, stderr } = await execPlugin(bin, env, JSON.stringify(conf));
+    const { code, stdout, stderr } = await traceStep(`cni ${command} ${type}`, () =>
+      execPlugin(bin, env, JSON.stringify(conf)),
+    );
     if (code !== 0) {
       let msg = stderr.trim() || stdout.trim();
       try {

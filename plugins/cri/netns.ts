@@ -4,9 +4,14 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errInternal } from '../../core/errors/catalogue.js';
+import { traceStep } from '../../core/tracing/active-span.js';
 import { MNT, pinNetns, umount2 } from '../../native/index.js';
 
-export async function createNetns(dir: string, id: string): Promise<string> {
+export function createNetns(dir: string, id: string): Promise<string> {
+  return traceStep('netns create', () => pinNew(dir, id));
+}
+
+async function pinNew(dir: string, id: string): Promise<string> {
   await fs.mkdir(dir, { recursive: true });
   const file = path.join(dir, id);
   await fs.writeFile(file, '', { flag: 'wx' });
@@ -21,7 +26,11 @@ export async function createNetns(dir: string, id: string): Promise<string> {
 }
 
 /** Unpins and removes the namespace file; a missing one is not an error. */
-export async function removeNetns(file: string): Promise<void> {
+export function removeNetns(file: string): Promise<void> {
+  return traceStep('netns remove', () => unpin(file));
+}
+
+async function unpin(file: string): Promise<void> {
   try {
     umount2(file, MNT.DETACH);
   } catch (err) {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { isBerthError, isNotFound } from '../../core/errors/catalogue.js';
 import { signalByName } from '../../core/oci/signals.js';
 import { fromTimestamp } from '../../core/protobuf/timestamp.js';
+import { traceStep } from '../../core/tracing/active-span.js';
 import { CRI_NAMESPACE } from './image-store.js';
 import type { CriContext } from './runtime-context.js';
 
@@ -14,6 +15,9 @@ import type { CriContext } from './runtime-context.js';
 export function signalNumber(s: string): number {
   return signalByName(s) ?? 15;
 }
+
+/** The wait after a signal until the exit watch has recorded the exit (and deleted a container's task). */
+const EXIT_WAIT = 'exit recorded';
 
 /** Sends `signal`, then SIGKILL after `timeoutS` seconds if the task is still there. */
 export async function killTask(
@@ -28,14 +32,18 @@ export async function killTask(
   const sig = signalNumber(signal);
   if (timeoutS > 0 && sig !== 9) {
     await t.kill(sig).catch(() => {});
-    const done = await Promise.race([
-      exited.then(() => true),
-      new Promise<boolean>((r) => setTimeout(() => r(false), timeoutS * 1000)),
-    ]);
+    const done = await traceStep(EXIT_WAIT, () =>
+      Promise.race([
+        exited.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), timeoutS * 1000)),
+      ]),
+    );
     if (done) return;
   }
   await t.kill(9).catch(() => {});
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  await traceStep(EXIT_WAIT, () =>
+    Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]),
+  );
 }
 
 export async function deleteTask(cx: CriContext, id: string): Promise<void> {

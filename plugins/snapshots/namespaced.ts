@@ -17,6 +17,7 @@ import {
 } from '../../core/errors/catalogue.js';
 import { validateIdentifier } from '../../core/identifiers.js';
 import { packAny } from '../../core/protobuf/typeurl.js';
+import { traceStep } from '../../core/tracing/active-span.js';
 import {
   type Info,
   Kind,
@@ -159,7 +160,9 @@ export class NamespacedSnapshotter {
     parent: string,
     opts: CreateOptions = {},
   ): Promise<Mount[]> {
-    return this.create(Kind.Active, namespace, key, parent, opts);
+    return traceStep('snapshot prepare', () =>
+      this.create(Kind.Active, namespace, key, parent, opts),
+    );
   }
 
   view(namespace: string, key: string, parent: string, opts: CreateOptions = {}): Promise<Mount[]> {
@@ -288,7 +291,11 @@ export class NamespacedSnapshotter {
     );
   }
 
-  async remove(namespace: string, key: string): Promise<void> {
+  remove(namespace: string, key: string): Promise<void> {
+    return traceStep('snapshot remove', () => this.removeSnapshot(namespace, key));
+  }
+
+  private async removeSnapshot(namespace: string, key: string): Promise<void> {
     const ref = await this.refs(namespace).write(async (r) => {
       const ref = await r.mustGet(key);
       if (ref.children.length > 0)

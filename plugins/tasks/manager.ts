@@ -12,6 +12,7 @@ import { TaskDelete, TaskExit } from '../../api/gen/containerd/events/task.js';
 import { validateIdentifier } from '../../core/identifiers.js';
 import { nowTimestamp } from '../../core/protobuf/timestamp.js';
 import { packAny } from '../../core/protobuf/typeurl.js';
+import { traceStep } from '../../core/tracing/active-span.js';
 import type { Publisher } from '../daemon/publisher.js';
 import {
   type ShimCommand,
@@ -137,7 +138,9 @@ export class TaskManager implements TaskRuntime {
     const release = this.claim(key);
     try {
       const command = this.command(c.runtime, c.runtimePath);
-      const bundle = await Bundle.create(this.o.dirs, c.namespace, c.id, c.spec);
+      const bundle = await traceStep('bundle create', () =>
+        Bundle.create(this.o.dirs, c.namespace, c.id, c.spec),
+      );
       let logReader: ShimLogReader | undefined;
       let client: ShimTaskClient | undefined;
       let started = false;
@@ -145,17 +148,21 @@ export class TaskManager implements TaskRuntime {
         await bundle.writeShimBinaryPath(command.path);
         // The reader must exist before the shim opens the FIFO write-only.
         logReader = openShimLog(bundle.logFifo, this.o.log.child({ task: key }));
-        const addr = await this.launcher.start(this.invocation(bundle, command), {
-          runtimeOptions: c.runtimeOptions,
-          spec: c.spec,
-        });
+        const addr = await traceStep('shim start', () =>
+          this.launcher.start(this.invocation(bundle, command), {
+            runtimeOptions: c.runtimeOptions,
+            spec: c.spec,
+          }),
+        );
         started = true;
         await bundle.writeAddress(addr.address);
-        client = await this.launcher.connect(
-          addr.address,
-          c.namespace,
-          c.id,
-          this.o.config.shim_dial_timeout_ms,
+        client = await traceStep('shim connect', () =>
+          this.launcher.connect(
+            addr.address,
+            c.namespace,
+            c.id,
+            this.o.config.shim_dial_timeout_ms,
+          ),
         );
         const pid = await client.create({
           bundle: bundle.path,
@@ -313,7 +320,7 @@ export class TaskManager implements TaskRuntime {
       await shim.client.shutdown().catch(() => {});
       shim.disconnect();
       this.tasks.delete(key);
-      await shim.bundle.delete();
+      await traceStep('bundle delete', () => shim.bundle.delete());
       return res;
     } catch (err) {
       // The shim went away under us: its death handler reports and cleans up.
