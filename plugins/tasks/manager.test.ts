@@ -104,6 +104,21 @@ describe('TaskManager', () => {
     await expect.poll(() => shim.alive).toBe(false); // no task left: the shim exits
   });
 
+  it('gives two racing deletes of one task the same answer, deleting it once', async () => {
+    const { task, pid } = await rt.manager.create(options('t1'));
+    await task.start();
+    await task.kill(9);
+    await task.wait();
+    const shim = rt.launcher.shim(NS, 't1')!;
+    // An exit watcher and RemoveContainer, say.
+    const [a, b] = await Promise.all([rt.manager.delete(NS, 't1'), rt.manager.delete(NS, 't1')]);
+    expect(a).toMatchObject({ pid, exitStatus: 137 });
+    expect(b).toEqual(a);
+    expect(shim.calls.filter((c) => c === 'delete')).toHaveLength(1);
+    // Once it is done, the task is gone for everyone.
+    expect((await rejection(rt.manager.delete(NS, 't1'))).code).toBe('NotFound');
+  });
+
   it("deletes through the Task as through the manager, and reaches exec'd processes", async () => {
     const { task } = await rt.manager.create(options('t1'));
     await task.start();

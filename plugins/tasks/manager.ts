@@ -60,8 +60,10 @@ export interface TaskManagerOptions {
 
 export class TaskManager implements TaskRuntime {
   private readonly tasks = new Map<string, ShimTask>();
-  /** Keys with a create or delete in progress: a second one is refused, not queued. */
+  /** Keys with a create or delete in progress: a second create is refused, not queued. */
   private readonly busy = new Set<string>();
+  /** Deletes in progress: a second delete of the task waits for the first and shares its answer. */
+  private readonly deleting = new Map<string, Promise<ExitInfo>>();
   private closed = false;
   private readonly launcher: ShimLauncher;
 
@@ -306,12 +308,25 @@ export class TaskManager implements TaskRuntime {
     return exit;
   }
 
-  /** Deletes a stopped task: the shim's Delete, its Shutdown, then the bundle. */
+  /**
+   * Deletes a stopped task: the shim's Delete, its Shutdown, then the bundle.
+   * Two callers may race to delete one task (a CRI exit watcher and
+   * RemoveContainer): the second gets the first one's outcome.
+   */
   async delete(namespace: string, id: string): Promise<ExitInfo> {
+    const key = taskKey(namespace, id);
+    const inFlight = this.deleting.get(key);
+    if (inFlight) return inFlight;
     const shim = this.get(namespace, id);
-    const key = shim.key;
     if (this.busy.has(key))
-      throw new BerthError('FailedPrecondition', `task ${id} is being deleted`);
+      throw new BerthError('FailedPrecondition', `task ${id} is being created`);
+    const p = this.deleteNow(shim).finally(() => this.deleting.delete(key));
+    this.deleting.set(key, p);
+    return p;
+  }
+
+  private async deleteNow(shim: ShimTask): Promise<ExitInfo> {
+    const key = shim.key;
     this.busy.add(key);
     try {
       const res = await shim.client.delete();
