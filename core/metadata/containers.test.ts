@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isBerthError } from '../errors/catalogue.js';
 import type { NewContainer } from './containers.js';
 import { MetadataDB } from './db.js';
+import { namespaceLock } from './namespaces.js';
 
 let dir: string;
 let db: MetadataDB;
@@ -138,6 +139,28 @@ describe('containers', () => {
     // Same id in another namespace is a different container.
     await db.containers.create('other', sample('real'));
     expect(await code(db.containers.get('default', 'real'))).toBe('NotFound');
+  });
+
+  it("deletes inside the caller's transaction, committing with its other writes or not at all", async () => {
+    await db.containers.create('default', sample('a'));
+    await db.containers.create('default', sample('b'));
+    const gone = await db.update([namespaceLock('default')], async (tx) => {
+      tx.put('v1/test/other', 'x');
+      return [
+        await db.containers.deleteIn(tx, 'default', 'a'),
+        await db.containers.deleteIn(tx, 'default', 'ghost'),
+      ];
+    });
+    expect(gone).toEqual([true, false]);
+    expect(await code(db.containers.get('default', 'a'))).toBe('NotFound');
+    expect(await db.view((tx) => tx.get('v1/test/other'))).toBe('x');
+
+    const failed = db.update([namespaceLock('default')], async (tx) => {
+      await db.containers.deleteIn(tx, 'default', 'b');
+      throw new Error('the other write failed');
+    });
+    await expect(failed).rejects.toThrow('the other write failed');
+    expect((await db.containers.get('default', 'b')).id).toBe('b');
   });
 
   it('gives exactly one success among 50 concurrent creates of one id', async () => {

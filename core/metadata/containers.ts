@@ -10,7 +10,7 @@ import { type AnyValue, decodeAny, encodeAny, isAnyValue, type StoredAny } from 
 import { kindPrefix, resourceKey } from './keys.js';
 import { compactLabels, type Labels, validateLabels } from './labels.js';
 import { ensureNamespace, namespaceLock } from './namespaces.js';
-import { corrupt, type TxRunner } from './transaction.js';
+import { corrupt, type TxRunner, type WriteTx } from './transaction.js';
 
 export const CONTAINERS_KIND = 'containers';
 
@@ -310,15 +310,25 @@ export class ContainerStore {
   }
 
   async delete(namespace: string, id: string): Promise<void> {
-    validateIdentifier(namespace);
-    validateIdentifier(id);
-    const key = containerKey(namespace, id);
     await this.db.update([namespaceLock(namespace)], async (tx) => {
-      if (!(await tx.has(key)))
+      if (!(await this.deleteIn(tx, namespace, id)))
         throw errNotFound(
           `container ${JSON.stringify(id)} in namespace ${JSON.stringify(namespace)}`,
         );
-      tx.del(key);
     });
+  }
+
+  /**
+   * Deletes the record inside `tx`, a transaction the caller runs holding the
+   * namespace's lock, so it commits with the caller's other writes. False
+   * when there is no such record.
+   */
+  async deleteIn(tx: WriteTx, namespace: string, id: string): Promise<boolean> {
+    validateIdentifier(namespace);
+    validateIdentifier(id);
+    const key = containerKey(namespace, id);
+    if (!(await tx.has(key))) return false;
+    tx.del(key);
+    return true;
   }
 }

@@ -12,6 +12,8 @@ import { Status } from '../../api/gen/containerd/types/task/task.js';
 import { LinuxContainerResources } from '../../api/gen/cri/runtime/v1/api.js';
 import { CRI_NAMESPACE } from './image-store.js';
 import type { ContainerEvent } from './runtime.js';
+import { CriRuntimeService } from './runtime-service.js';
+import type { CriStats } from './stats.js';
 import {
   type RuntimeOverFakes,
   containerConfig,
@@ -69,6 +71,18 @@ describe('CRI containers', () => {
     expect(f.snapshots.has(id)).toBe(false);
   });
 
+  it('removes the container record with its snapshot, and alone when the snapshot is gone', async () => {
+    const a = await f.rt.createContainer(pod, containerConfig('a'), undefined);
+    const b = await f.rt.createContainer(pod, containerConfig('b'), undefined);
+    await f.rt.removeContainer(a);
+    expect([f.records.has(a), f.snapshots.has(a)]).toEqual([false, false]);
+
+    f.snapshots.delete(b); // removed behind the CRI's back
+    await f.rt.removeContainer(b);
+    expect(f.records.has(b)).toBe(false);
+    expect(f.rt.d.store.containers.list()).toEqual([]);
+  });
+
   it('stops with the stop signal, and with SIGKILL once the grace period is over', async () => {
     const polite = await running('polite');
     await f.rt.stopContainer(polite, 30);
@@ -123,5 +137,20 @@ describe('CRI containers', () => {
     expect(sent.memory.limit).toBe(64 << 20);
     const spec = JSON.parse(Buffer.from(f.records.get(id)!.spec!.value).toString('utf8'));
     expect(spec.linux.resources.memory.limit).toBe(64 << 20);
+  });
+
+  it('answers ContainerStatus with the resources an update stored', async () => {
+    const svc = new CriRuntimeService(f.rt, {} as CriStats);
+    const id = await running();
+    const status = async () =>
+      (await svc.containerStatus({ containerId: id, verbose: false })).status!;
+    const before = await status();
+    expect(before.metadata?.name).toBe('app');
+    expect(before.resources).toBeUndefined();
+    const resources = LinuxContainerResources.fromJSON({ memoryLimitInBytes: 64 << 20 });
+    await f.rt.updateContainerResources(id, resources);
+    const after = await status();
+    expect(after.resources?.linux?.memoryLimitInBytes).toBe(BigInt(64 << 20));
+    expect(after.metadata?.name).toBe('app');
   });
 });

@@ -37,7 +37,7 @@ import {
 } from './runtime-context.js';
 import { requireImage } from './runtime-images.js';
 import { applyResources, containerSpec, hugepageHandling } from './spec.js';
-import type { ContainerRecord } from './store.js';
+import { type ContainerRecord, containerConfigOf } from './store.js';
 import { deleteTask, killTask, watchExit } from './task-exits.js';
 
 export async function createContainer(
@@ -161,7 +161,7 @@ export async function startContainer(cx: CriContext, idOrPrefix: string): Promis
     if (sb.state !== 'ready') throw errFailedPrecondition(`pod sandbox ${sb.id} is not ready`);
     const db = await cx.d.containers.get(CRI_NAMESPACE, rec.id);
     const handler = resolveHandler(cx.d.config, sb.runtimeHandler);
-    const config = ContainerConfig.fromJSON(rec.config);
+    const config = containerConfigOf(rec);
     const fifo = FifoSet.create(rec.id.slice(0, 12), {
       root: cx.fifoRoot,
       stdin: config.stdin,
@@ -246,12 +246,22 @@ export async function removeContainer(cx: CriContext, idOrPrefix: string): Promi
   if (rec.state === 'running') await stopContainer(cx, rec.id, 0);
   await cx.lock.run(rec.id, async () => {
     await deleteTask(cx, rec.id);
-    await cx.d.snapshotter.remove(CRI_NAMESPACE, rec.snapshotKey).catch((err) => {
+    // The snapshot and the container's metadata record go in one synced
+    // commit; the backend's directories are removed in the background (the
+    // collector takes them if a crash comes first). The CRI record goes last:
+    // while it is there, a retry finishes the rest.
+    try {
+      await cx.d.snapshotter.remove(CRI_NAMESPACE, rec.snapshotKey, {
+        alongside: (tx) => cx.d.containers.deleteIn(tx, CRI_NAMESPACE, rec.id),
+        deferBackend: true,
+      });
+    } catch (err) {
       if (!isNotFound(err)) throw err;
-    });
-    await cx.d.containers.delete(CRI_NAMESPACE, rec.id).catch((err) => {
-      if (!isNotFound(err)) throw err;
-    });
+      // The snapshot was gone already: the metadata record on its own.
+      await cx.d.containers.delete(CRI_NAMESPACE, rec.id).catch((e) => {
+        if (!isNotFound(e)) throw e;
+      });
+    }
     await cx.d.store.containers.delete(rec.id);
     cx.names.release(rec.name);
     cx.emit('deleted', rec.id, rec.sandboxId); // the record is gone already

@@ -78,6 +78,7 @@ export async function criRuntimeOverFakes(
     delete: async (_ns: string, id: string) => {
       if (!records.delete(id)) throw errNotFound(`container ${id}`);
     },
+    deleteIn: async (_tx: unknown, _ns: string, id: string) => records.delete(id),
   };
   const mountsOf = (key: string) => [
     { type: 'bind', source: snapshotDir(key), options: ['rbind'] },
@@ -92,8 +93,14 @@ export async function criRuntimeOverFakes(
       if (!snapshots.has(key)) throw errNotFound(`snapshot ${key}`);
       return mountsOf(key);
     },
-    remove: async (_ns: string, key: string) => {
-      if (!snapshots.delete(key)) throw errNotFound(`snapshot ${key}`);
+    remove: async (
+      _ns: string,
+      key: string,
+      opts?: { alongside?: (tx: unknown) => Promise<unknown> },
+    ) => {
+      if (!snapshots.has(key)) throw errNotFound(`snapshot ${key}`);
+      await opts?.alongside?.(undefined); // the fake containers need no transaction
+      snapshots.delete(key);
     },
   };
   const images = {

@@ -6,7 +6,6 @@ import { errInvalidArgument, isNotFound } from '../../core/errors/catalogue.js';
 import {
   CgroupDriver,
   type CheckpointContainerRequest,
-  ContainerConfig,
   ContainerEventType,
   type Container,
   type ContainerEventResponse,
@@ -67,7 +66,7 @@ import { CriMetrics, metricDescriptors } from './metrics.js';
 import { updatePodSandboxResources } from './pod-resources.js';
 import type { ContainerEvent, ContainerEventKind, CriRuntime } from './runtime.js';
 import type { CriStats } from './stats.js';
-import type { ContainerRecord, SandboxRecord } from './store.js';
+import { type ContainerRecord, containerConfigOf, type SandboxRecord } from './store.js';
 
 export const CRI_API_VERSION = 'v1';
 
@@ -302,7 +301,7 @@ export class CriRuntimeService implements Omit<
   }
 
   private toContainerStatus(c: ContainerRecord): ContainerStatus {
-    const cfg = ContainerConfig.fromJSON(c.config);
+    const cfg = containerConfigOf(c);
     return {
       id: c.id,
       metadata: cfg.metadata,
@@ -360,7 +359,7 @@ export class CriRuntimeService implements Omit<
     if (f.id && !c.id.startsWith(f.id)) return false;
     if (f.podSandboxId && !c.sandboxId.startsWith(f.podSandboxId)) return false;
     if (f.state && STATE[c.state] !== f.state.state) return false;
-    return matchLabels(ContainerConfig.fromJSON(c.config).labels, f.labelSelector);
+    return matchLabels(containerConfigOf(c).labels, f.labelSelector);
   }
 
   async listContainers(req: ListContainersRequest): Promise<ListContainersResponse> {

@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errNotFound } from '../../core/errors/catalogue.js';
-import type { ContainerConfig, PodSandboxConfig } from '../../api/gen/cri/runtime/v1/api.js';
+import { ContainerConfig, type PodSandboxConfig } from '../../api/gen/cri/runtime/v1/api.js';
 
 export type SandboxState = 'ready' | 'notready';
 
@@ -69,6 +69,22 @@ export interface ContainerRecord {
   additionalGids: number[];
 }
 
+/** Parsed configs by the record's config object: a change of config replaces that object. */
+const parsedConfigs = new WeakMap<object, ContainerConfig>();
+
+/**
+ * The record's ContainerConfig, parsed once per config rather than on every
+ * status or list call. Shared: callers read it and never change it (to change
+ * a config, parse a copy and store its JSON as a new `config`).
+ */
+export function containerConfigOf(rec: Pick<ContainerRecord, 'config'>): ContainerConfig {
+  const raw = rec.config;
+  if (typeof raw !== 'object' || raw === null) return ContainerConfig.fromJSON(raw);
+  let cfg = parsedConfigs.get(raw);
+  if (!cfg) parsedConfigs.set(raw, (cfg = ContainerConfig.fromJSON(raw)));
+  return cfg;
+}
+
 class JsonRecords<T extends { id: string }> {
   readonly items = new Map<string, T>();
 
@@ -129,7 +145,9 @@ class JsonRecords<T extends { id: string }> {
 
   async delete(id: string): Promise<void> {
     this.items.delete(id);
-    await fs.rm(path.join(this.dir, `${id}.json`), { force: true });
+    await fs.unlink(path.join(this.dir, `${id}.json`)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
   }
 }
 

@@ -100,6 +100,8 @@ export class Daemon {
         'grpc.max_receive_message_length': MAX_MESSAGE,
         'grpc.max_send_message_length': MAX_MESSAGE,
         'grpc.max_concurrent_streams': MAX_CONCURRENT_STREAMS,
+        // No channelz service is registered; its per-call bookkeeping would be for nobody.
+        'grpc.enable_channelz': 0,
       });
       const ttrpc = new TtrpcServer();
       for (const inst of plugins.instances()) {

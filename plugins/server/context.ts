@@ -19,10 +19,21 @@ function first(md: Metadata, key: string): string | undefined {
   return v === undefined ? undefined : String(v);
 }
 
-/** Builds the context from gRPC metadata; the namespace is validated at the boundary. */
-export function contextFromMetadata(md: Metadata, signal: AbortSignal): CallContext {
+/**
+ * Builds the context from gRPC metadata; the namespace is validated at the
+ * boundary. `signal` is called once, when the method first reads
+ * `ctx.signal`: most methods never do, and an AbortSignal is not free.
+ */
+export function contextFromMetadata(md: Metadata, signal: () => AbortSignal): CallContext {
   const namespace = first(md, NAMESPACE_HEADER) || DEFAULT_NAMESPACE;
   validateIdentifier(namespace);
   const lease = first(md, LEASE_HEADER);
-  return { namespace, lease: lease || undefined, signal };
+  let made: AbortSignal | undefined;
+  return {
+    namespace,
+    lease: lease || undefined,
+    get signal() {
+      return (made ??= signal());
+    },
+  };
 }

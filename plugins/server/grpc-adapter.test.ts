@@ -1,8 +1,9 @@
+import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { credentials, Metadata, Server, ServerCredentials, status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   type Container,
   ContainersClient,
@@ -204,6 +205,67 @@ describe('adaptService streaming', () => {
       code: status.UNAVAILABLE,
       details: 'ref fail locked: unavailable',
     });
+  });
+});
+
+describe('adaptService call signal', () => {
+  /** A unary call as grpc-js hands it to the adapter, driven by the test. */
+  const fakeCall = () =>
+    Object.assign(new EventEmitter(), { metadata: new Metadata(), request: { id: 'x' } });
+  /** Serves one get() through the adapter; resolves with what the callback got. */
+  function serve(get: (req: unknown, ctx: CallContext) => Promise<unknown>) {
+    const impl = adaptService(
+      ContainersService,
+      { get, listStream: async function* () {} } as never,
+      ['list', 'create', 'update', 'delete'],
+    );
+    const call = fakeCall();
+    const answered = new Promise<unknown>((r) =>
+      (impl.get as (c: unknown, cb: (err: unknown, res?: unknown) => void) => void)(
+        call,
+        (err, res) => r(err ?? res),
+      ),
+    );
+    return { call, answered };
+  }
+  afterEach(() => vi.restoreAllMocks());
+
+  it('aborts the signal a method holds when the client cancels', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let signal: AbortSignal | undefined;
+    const { call, answered } = serve(async (_req, ctx) => {
+      signal = ctx.signal;
+      await gate;
+      return { container: container('x') };
+    });
+    await vi.waitFor(() => expect(signal).toBeDefined());
+    expect(signal!.aborted).toBe(false);
+    call.emit('cancelled');
+    expect(signal!.aborted).toBe(true);
+    expect((signal!.reason as Error).message).toBe('call cancelled by the client');
+    release();
+    await answered;
+  });
+
+  it('gives an aborted signal to a method that first reads it after the client cancelled', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { call, answered } = serve(async (_req, ctx) => {
+      await gate;
+      return { aborted: ctx.signal.aborted };
+    });
+    call.emit('cancelled');
+    release();
+    expect(await answered).toEqual({ aborted: true });
+  });
+
+  it('makes no AbortController for a method that never reads the signal', async () => {
+    const made = vi.spyOn(globalThis, 'AbortController');
+    const { call, answered } = serve(async (_req, ctx) => ({ ns: ctx.namespace }));
+    expect(await answered).toEqual({ ns: 'default' });
+    call.emit('cancelled'); // grpc-js reports it after every call, when the stream closes
+    expect(made).not.toHaveBeenCalled();
   });
 });
 

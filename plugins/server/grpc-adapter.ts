@@ -31,10 +31,23 @@ interface AdaptedMethod {
   fn?: (input: unknown, ctx: CallContext) => unknown;
 }
 
+/**
+ * The call's context. grpc-js reports 'cancelled' when the stream closes,
+ * after every call; the abort signal is made only for a method that reads it
+ * (aborted already when the client went away before that).
+ */
 function callContext(call: AnyCall): CallContext {
-  const abort = new AbortController();
-  call.on('cancelled', () => abort.abort(new Error('call cancelled by the client')));
-  return contextFromMetadata(call.metadata, abort.signal);
+  let abort: AbortController | undefined;
+  let cancelled = false;
+  call.on('cancelled', () => {
+    cancelled = true;
+    abort?.abort(new Error('call cancelled by the client'));
+  });
+  return contextFromMetadata(call.metadata, () => {
+    abort = new AbortController();
+    if (cancelled) abort.abort(new Error('call cancelled by the client'));
+    return abort.signal;
+  });
 }
 
 /**

@@ -182,6 +182,67 @@ describe('NamespacedSnapshotter', () => {
     await db.namespaces.delete('gone');
   });
 
+  it('commits writes made alongside a removal with it, and none when either fails', async () => {
+    await sn.prepare('al', 'k', '');
+    await sn.remove('al', 'k', { alongside: async (tx) => tx.put('v1/test/alongside', 'yes') });
+    expect(await db.view((tx) => tx.get('v1/test/alongside'))).toBe('yes');
+    await expectCode(sn.stat('al', 'k'), 'NotFound');
+
+    await sn.prepare('al', 'p-k', '');
+    await sn.commit('al', 'p', 'p-k');
+    await sn.prepare('al', 'c', 'p');
+    const refused = sn.remove('al', 'p', { alongside: async (tx) => tx.put('v1/test/no', '1') });
+    await expectCode(refused, 'FailedPrecondition');
+    const failing = sn.remove('al', 'c', {
+      alongside: async () => {
+        throw new Error('the other write failed');
+      },
+    });
+    await expect(failing).rejects.toThrow('the other write failed');
+    expect(await db.view((tx) => tx.get('v1/test/no'))).toBeUndefined();
+    expect((await sn.stat('al', 'c')).kind).toBe(Kind.Active);
+    expect((await backendInfos()).map((i) => i.name)).toEqual(['al/3/p', 'al/4/c']);
+  });
+
+  it('leaves a deferred backend removal to the background, in order, until close', async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const asked: string[] = [];
+    // The backend, with removals held until the gate opens.
+    const held = new Proxy(backend, {
+      get(target, prop) {
+        if (prop === 'remove')
+          return async (key: string) => {
+            asked.push(key);
+            await gate;
+            return target.remove(key);
+          };
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const svc = new SnapshotService(db, new Map([['native', held]]), { publish: () => {} });
+    const s = svc.snapshotter('native');
+    await s.prepare('d', 'base-k', '');
+    await s.commit('d', 'base', 'base-k');
+    await s.prepare('d', 'child', 'base');
+
+    await s.remove('d', 'child', { deferBackend: true }); // answers with the backend's still there
+    await expectCode(s.stat('d', 'child'), 'NotFound');
+    const parent = s.remove('d', 'base'); // waits for the child's backend removal
+    let closed = false;
+    const closing = svc.close().then(() => (closed = true));
+    await new Promise((r) => setImmediate(r));
+    expect(closed).toBe(false);
+    expect((await backendInfos()).map((i) => i.name)).toEqual(['d/2/base', 'd/3/child']);
+
+    open();
+    await parent;
+    await closing;
+    expect(asked).toEqual(['d/3/child', 'd/2/base']);
+    expect(await backendInfos()).toEqual([]);
+  });
+
   it('reports usage and the kind of each snapshot', async () => {
     await sn.prepare('u', 'k', '');
     const u = await sn.usage('u', 'k');

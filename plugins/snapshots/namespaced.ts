@@ -14,6 +14,7 @@ import {
   errFailedPrecondition,
   errInvalidArgument,
   errNotFound,
+  isNotFound,
 } from '../../core/errors/catalogue.js';
 import { validateIdentifier } from '../../core/identifiers.js';
 import { packAny } from '../../core/protobuf/typeurl.js';
@@ -45,6 +46,21 @@ import {
 
 /** Labels with this prefix are passed on to the backend snapshotter, as in containerd. */
 export const INHERITED_LABEL_PREFIX = 'containerd.io/snapshot/';
+
+export interface RemoveOptions {
+  /**
+   * More writes for the removal's metadata transaction, which holds the
+   * namespace's lock: they commit with the removal in one synced batch, or
+   * neither does.
+   */
+  alongside?: (tx: WriteTx) => Promise<unknown>;
+  /**
+   * Resolve once the record is gone, and remove the backend snapshot in the
+   * background. One that a crash leaves behind has no record: the garbage
+   * collector removes it.
+   */
+  deferBackend?: boolean;
+}
 
 export interface CreateOptions {
   labels?: Labels;
@@ -130,9 +146,17 @@ export class SnapshotService {
   setLeaseHook(hook: SnapshotLeaseHook | undefined): void {
     this.leaseHook = hook;
   }
+
+  /** Waits for the backend removals still running (before the backends close). */
+  async close(): Promise<void> {
+    await Promise.all([...this.views.values()].map((v) => v.backendRemovals()));
+  }
 }
 
 export class NamespacedSnapshotter {
+  /** Backend removals, one after another: a child's always goes before its parent's. */
+  private removals: Promise<void> = Promise.resolve();
+
   constructor(
     readonly name: string,
     private readonly backend: Snapshotter,
@@ -291,20 +315,22 @@ export class NamespacedSnapshotter {
     );
   }
 
-  remove(namespace: string, key: string): Promise<void> {
-    return traceStep('snapshot remove', () => this.removeSnapshot(namespace, key));
+  remove(namespace: string, key: string, opts: RemoveOptions = {}): Promise<void> {
+    return traceStep('snapshot remove', () => this.removeSnapshot(namespace, key, opts));
   }
 
-  private async removeSnapshot(namespace: string, key: string): Promise<void> {
+  private async removeSnapshot(namespace: string, key: string, opts: RemoveOptions): Promise<void> {
     const ref = await this.refs(namespace).write(async (r) => {
       const ref = await r.mustGet(key);
       if (ref.children.length > 0)
         throw errFailedPrecondition(`cannot remove snapshot ${JSON.stringify(key)} with child`);
       r.del(key);
       if (ref.parent !== '') await r.removeChild(ref.parent, key);
+      await opts.alongside?.(r.tx);
       return ref;
     });
-    await this.backendRemove(ref.backendKey);
+    const removal = (this.removals = this.removals.then(() => this.backendRemove(ref.backendKey)));
+    if (!opts.deferBackend) await removal;
     this.events.publish(
       namespace,
       '/snapshot/remove',
@@ -312,11 +338,18 @@ export class NamespacedSnapshotter {
     );
   }
 
+  /** Resolves once the backend removals started so far are done. */
+  backendRemovals(): Promise<void> {
+    return this.removals;
+  }
+
   /** Removing the backend snapshot after its record is gone; a failure leaves an orphan, not an error. */
   private async backendRemove(bkey: string): Promise<void> {
     try {
       await this.backend.remove(bkey);
     } catch (err) {
+      // The collector may have taken it first, as an orphan.
+      if (isNotFound(err)) return;
       this.log?.warn(
         { err, snapshotter: this.name, key: bkey },
         'removing backend snapshot failed',

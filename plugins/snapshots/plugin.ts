@@ -69,6 +69,7 @@ export const snapshotsPlugin = definePlugin(SnapshotServiceRef, {
     );
     // Snapshots made under a `containerd-lease` header are recorded on that lease.
     service.setLeaseHook(snapshotLeaseHook);
+    ctx.onClose(() => service.close());
     return service;
   },
 });
