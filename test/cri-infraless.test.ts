@@ -6,30 +6,21 @@
 import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CriEnv, podConfig, startCriEnv, waitFor } from './helpers/cri.js';
+import { describe, expect, it } from 'vitest';
+import { podConfig, waitFor } from './helpers/cri.js';
+import { criEnvAcrossRestarts } from './helpers/cri-env.js';
 import { berth } from './helpers/daemon.js';
 
 const isRoot = process.getuid?.() === 0;
 const haveCni = existsSync('/usr/lib/cni/bridge');
 
 describe.skipIf(!isRoot || !haveCni)('CRI pods without an infra container', () => {
-  let env: CriEnv;
-
-  beforeAll(async () => {
-    env = await startCriEnv();
-  });
-
-  afterAll(async () => {
-    const p = env?.d.proc;
-    if (p && (p.exitCode !== null || p.signalCode !== null)) await env.d.restart().catch(() => {});
-    await env?.dispose();
-  });
+  const env = criEnvAcrossRestarts();
 
   it('shares network, IPC and UTS without a pause, through restarts, and unpins on stop', async () => {
-    const cri = () => env.cri.runtime;
+    const cri = () => env().cri.runtime;
     const hostPort = 20000 + (process.pid % 20000);
-    const config = podConfig('lean', path.join(env.work, 'logs', 'lean'), {
+    const config = podConfig('lean', path.join(env().work, 'logs', 'lean'), {
       linux: {
         // What the kubelet sends for a pod without shareProcessNamespace.
         securityContext: { namespaceOptions: { pid: 1 /* CONTAINER */ } },
@@ -53,7 +44,7 @@ describe.skipIf(!isRoot || !haveCni)('CRI pods without an infra container', () =
     }
     // No pause: the pod has no task of its own.
     const tasks = async () =>
-      (await berth(env.d, ['tasks', 'ls', '-q'], { namespace: 'k8s.io' })).stdout;
+      (await berth(env().d, ['tasks', 'ls', '-q'], { namespace: 'k8s.io' })).stdout;
     expect(await tasks()).not.toContain(podSandboxId);
 
     const start = async (name: string, script: string) => {
@@ -107,7 +98,7 @@ describe.skipIf(!isRoot || !haveCni)('CRI pods without an infra container', () =
     expect(a.uts).toContain(await inode(info.pinnedNamespaces.uts));
 
     // Reachable at the pod IP and through the host port the portmap plugin mapped.
-    const gateway = env.net.subnet.replace(/\.0\/24$/, '.1');
+    const gateway = env().net.subnet.replace(/\.0\/24$/, '.1');
     await waitFor(
       () =>
         fetch(`http://${ip}:8080/hostname`)
@@ -131,8 +122,8 @@ describe.skipIf(!isRoot || !haveCni)('CRI pods without an infra container', () =
 
     // A graceful restart, then a crash: the pod stays READY, its containers RUNNING.
     for (const how of ['SIGTERM', 'SIGKILL'] as const) {
-      await env.d.stop(how);
-      await env.d.restart();
+      await env().d.stop(how);
+      await env().d.restart();
       const after = await waitFor(
         () => cri().podSandboxStatus({ podSandboxId, verbose: true }),
         (s) => s.status !== undefined,
@@ -157,7 +148,7 @@ describe.skipIf(!isRoot || !haveCni)('CRI pods without an infra container', () =
   });
 
   it('gives a pod whose containers share a PID namespace a pause, as before', async () => {
-    const cri = env.cri.runtime;
+    const cri = env().cri.runtime;
     const config = podConfig('shared', '', {
       linux: { securityContext: { namespaceOptions: { pid: 0 /* POD */ } } },
     });

@@ -6,8 +6,9 @@
 import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CriEnv, podConfig, startCriEnv, waitFor } from './helpers/cri.js';
+import { describe, expect, it } from 'vitest';
+import { podConfig, waitFor } from './helpers/cri.js';
+import { criEnvAcrossRestarts } from './helpers/cri-env.js';
 import { berth } from './helpers/daemon.js';
 import { spdyExec } from './helpers/stream-client.js';
 
@@ -15,22 +16,11 @@ const isRoot = process.getuid?.() === 0;
 const haveCni = existsSync('/usr/lib/cni/bridge');
 
 describe.skipIf(!isRoot || !haveCni)('CRI recovery after berthd stops or is killed', () => {
-  let env: CriEnv;
-
-  beforeAll(async () => {
-    env = await startCriEnv();
-  });
-
-  afterAll(async () => {
-    // A test that failed while berthd was down: bring it back so the pods are removed through it.
-    const p = env?.d.proc;
-    if (p && (p.exitCode !== null || p.signalCode !== null)) await env.d.restart().catch(() => {});
-    await env?.dispose();
-  });
+  const env = criEnvAcrossRestarts();
 
   it('restores pods and containers with their true states, IPs, netns, exit codes and logs', async () => {
-    const cri = () => env.cri.runtime;
-    const logDir = path.join(env.work, 'logs', 'survivor');
+    const cri = () => env().cri.runtime;
+    const logDir = path.join(env().work, 'logs', 'survivor');
     const config = podConfig('survivor', logDir);
     const { podSandboxId } = await cri().runPodSandbox({ config });
     const create = async (name: string, script: string) => {
@@ -92,11 +82,11 @@ describe.skipIf(!isRoot || !haveCni)('CRI recovery after berthd stops or is kill
       ) as { pid: number }
     ).pid;
     expect(shortPid).toBeGreaterThan(0);
-    await env.d.stop('SIGKILL');
+    await env().d.stop('SIGKILL');
     // While berthd is down: the short-lived container is told to exit, and does, with 42.
     await fs.writeFile(`/proc/${shortPid}/root/tmp/go`, '');
     await new Promise((r) => setTimeout(r, 1500));
-    await env.d.restart();
+    await env().d.restart();
 
     const pods = await waitFor(
       () => cri().listPodSandbox({}),
@@ -168,7 +158,7 @@ describe.skipIf(!isRoot || !haveCni)('CRI recovery after berthd stops or is kill
 
   for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
     it(`keeps a pod READY and its containers RUNNING across a ${signal} restart`, async () => {
-      const cri = () => env.cri.runtime;
+      const cri = () => env().cri.runtime;
       const name = `steady-${signal.toLowerCase()}`;
       const config = podConfig(name, '');
       const { podSandboxId } = await cri().runPodSandbox({ config });
@@ -201,14 +191,14 @@ describe.skipIf(!isRoot || !haveCni)('CRI recovery after berthd stops or is kill
         quitter: await pidOf(quitter),
       };
 
-      const code = await env.d.stop(signal);
+      const code = await env().d.stop(signal);
       if (signal === 'SIGTERM') expect(code).toBe(0);
       await fs.writeFile(`/proc/${pids.quitter}/root/tmp/go`, '');
       await waitFor(
         async () => existsSync(`/proc/${pids.quitter}`),
         (alive) => !alive,
       );
-      await env.d.restart();
+      await env().d.restart();
 
       const pods = (await cri().listPodSandbox({})).items.filter((p) => p.metadata?.name === name);
       expect(pods.map((p) => [p.id, p.state])).toEqual([[podSandboxId, 0]]); // READY
@@ -227,7 +217,7 @@ describe.skipIf(!isRoot || !haveCni)('CRI recovery after berthd stops or is kill
       expect(quit.finishedAt).toBeGreaterThan(0n);
 
       // The task view agrees: the pause and both containers run, the exited one is cleaned up.
-      const tasks = await berth(env.d, ['tasks', 'ls'], { namespace: 'k8s.io' });
+      const tasks = await berth(env().d, ['tasks', 'ls'], { namespace: 'k8s.io' });
       expect(tasks.code).toBe(0);
       for (const id of [podSandboxId, sleeper, looper]) {
         expect(tasks.stdout).toMatch(new RegExp(`^${id}\\s+\\d+\\s+RUNNING$`, 'm'));
@@ -242,7 +232,7 @@ describe.skipIf(!isRoot || !haveCni)('CRI recovery after berthd stops or is kill
       }
       await cri().removePodSandbox({ podSandboxId });
       expect((await cri().listContainers({ filter: { podSandboxId } })).containers).toEqual([]);
-      const left = await berth(env.d, ['tasks', 'ls', '-q'], { namespace: 'k8s.io' });
+      const left = await berth(env().d, ['tasks', 'ls', '-q'], { namespace: 'k8s.io' });
       for (const id of [podSandboxId, sleeper, looper]) expect(left.stdout).not.toContain(id);
       expect(existsSync(`/proc/${pids.sleeper}`)).toBe(false);
     });
