@@ -32,8 +32,7 @@ describe.skipIf(!isRoot || !haveCni || missing !== undefined)(
   () => {
     let env: CriEnv;
     let config: string;
-    let podJson: string;
-    let containerJson: string;
+    let specDir: string;
     const children: ChildProcess[] = [];
 
     const crictlArgs = (args: string[]) => ['--config', config, ...args];
@@ -56,16 +55,25 @@ describe.skipIf(!isRoot || !haveCni || missing !== undefined)(
         config,
         `runtime-endpoint: ${endpoint}\nimage-endpoint: ${endpoint}\ntimeout: 60\n`,
       );
-      podJson = path.join(dir, 'pod.json');
+      specDir = dir;
+    });
+
+    /**
+     * crictl's pod and container files. `pidNamespace` 1 (CONTAINER) is what the
+     * kubelet sends for a pod without shareProcessNamespace: no pause container.
+     */
+    const writeSpecs = async (pod: string, pidNamespace: 0 | 1) => {
+      const podJson = path.join(specDir, `${pod}.pod.json`);
+      const namespaceOptions = { namespace_options: { pid: pidNamespace } };
       await fs.writeFile(
         podJson,
         JSON.stringify({
-          metadata: { name: 'crictl-pod', namespace: 'default', uid: 'crictl-pod-uid', attempt: 0 },
-          log_directory: path.join(dir, 'logs'),
-          linux: {},
+          metadata: { name: pod, namespace: 'default', uid: `${pod}-uid`, attempt: 0 },
+          log_directory: path.join(specDir, 'logs', pod),
+          linux: { security_context: namespaceOptions },
         }),
       );
-      containerJson = path.join(dir, 'container.json');
+      const containerJson = path.join(specDir, `${pod}.container.json`);
       await fs.writeFile(
         containerJson,
         JSON.stringify({
@@ -77,9 +85,11 @@ describe.skipIf(!isRoot || !haveCni || missing !== undefined)(
             'echo hello from crictl; mkdir -p /www && echo served by berth > /www/index.html; exec httpd -f -p 8080 -h /www',
           ],
           log_path: 'web.log',
+          linux: { security_context: namespaceOptions },
         }),
       );
-    });
+      return { podJson, containerJson };
+    };
 
     afterAll(async () => {
       for (const c of children) {
@@ -88,77 +98,90 @@ describe.skipIf(!isRoot || !haveCni || missing !== undefined)(
       await env?.dispose();
     });
 
-    it('runs runp, create, start, ps, logs, exec, port-forward, stop, rm, stopp, rmp', async () => {
-      const podId = (await ok('runp', podJson)).trim();
-      expect(podId).toMatch(/^[0-9a-f]{64}$/);
-      const ctrId = (await ok('create', podId, containerJson, podJson)).trim();
-      expect(ctrId).toMatch(/^[0-9a-f]{64}$/);
-      await ok('start', ctrId);
+    it.each([
+      { pod: 'crictl-pause', pidNamespace: 0 as const, pause: true },
+      { pod: 'crictl-lean', pidNamespace: 1 as const, pause: false },
+    ])(
+      'runs runp, create, start, ps, logs, exec, port-forward, stop, rm, stopp, rmp ($pod)',
+      async ({ pod, pidNamespace, pause }) => {
+        const { podJson, containerJson } = await writeSpecs(pod, pidNamespace);
+        const podId = (await ok('runp', podJson)).trim();
+        expect(podId).toMatch(/^[0-9a-f]{64}$/);
+        // A pause container has a pid; a pod without one shows its pinned namespaces instead.
+        const info = JSON.parse(await ok('inspectp', '-o', 'json', podId)).info;
+        expect(info.pid > 0).toBe(pause);
+        expect(info.pinnedNamespaces === undefined).toBe(pause);
+        const ctrId = (await ok('create', podId, containerJson, podJson)).trim();
+        expect(ctrId).toMatch(/^[0-9a-f]{64}$/);
+        await ok('start', ctrId);
 
-      const pods = JSON.parse(await ok('pods', '-o', 'json')).items;
-      expect(pods).toEqual([expect.objectContaining({ id: podId, state: 'SANDBOX_READY' })]);
-      const running = JSON.parse(await ok('ps', '-o', 'json')).containers;
-      expect(running).toEqual([
-        expect.objectContaining({ id: ctrId, podSandboxId: podId, state: 'CONTAINER_RUNNING' }),
-      ]);
+        const pods = JSON.parse(await ok('pods', '-o', 'json')).items;
+        expect(pods).toEqual([expect.objectContaining({ id: podId, state: 'SANDBOX_READY' })]);
+        const running = JSON.parse(await ok('ps', '-o', 'json')).containers;
+        expect(running).toEqual([
+          expect.objectContaining({ id: ctrId, podSandboxId: podId, state: 'CONTAINER_RUNNING' }),
+        ]);
 
-      const logs = await waitFor(
-        () => crictl('logs', ctrId),
-        (r) => r.stdout.includes('hello from crictl'),
-        60_000,
-      );
-      expect(logs.stdout).toBe('hello from crictl\n');
+        const logs = await waitFor(
+          () => crictl('logs', ctrId),
+          (r) => r.stdout.includes('hello from crictl'),
+          60_000,
+        );
+        expect(logs.stdout).toBe('hello from crictl\n');
 
-      // ExecSync: crictl prints the stdout, then the (empty) stderr, each with a newline added.
-      expect(await ok('exec', '--sync', ctrId, 'cat', '/www/index.html')).toBe(
-        'served by berth\n\n\n',
-      );
-      // Exec over the streaming server: separate streams; crictl fails naming the exit code.
-      const streamed = await crictl('exec', ctrId, 'sh', '-c', 'echo out; echo err >&2; exit 3');
-      expect(streamed.stdout).toBe('out\n');
-      expect(streamed.stderr).toContain('err\n');
-      expect(streamed.stderr).toContain('command terminated with exit code 3');
-      expect(streamed.code).toBe(1);
-      // Exec with a TTY: crictl needs a terminal of its own for -t, which `script` provides.
-      const cmd = [CRICTL, ...crictlArgs(['exec', '-it', ctrId, 'sh', '-c', 'tty; echo tty-ok'])];
-      const tty = await run('script', ['-qec', cmd.map(quote).join(' '), '/dev/null'], {
-        timeoutMs: 120_000,
-      });
-      expect(tty.code).toBe(0);
-      expect(tty.stdout).toMatch(/^\/dev\/pts\/\d+\r\ntty-ok\r\n$/);
+        // ExecSync: crictl prints the stdout, then the (empty) stderr, each with a newline added.
+        expect(await ok('exec', '--sync', ctrId, 'cat', '/www/index.html')).toBe(
+          'served by berth\n\n\n',
+        );
+        // Exec over the streaming server: separate streams; crictl fails naming the exit code.
+        const streamed = await crictl('exec', ctrId, 'sh', '-c', 'echo out; echo err >&2; exit 3');
+        expect(streamed.stdout).toBe('out\n');
+        expect(streamed.stderr).toContain('err\n');
+        expect(streamed.stderr).toContain('command terminated with exit code 3');
+        expect(streamed.code).toBe(1);
+        // Exec with a TTY: crictl needs a terminal of its own for -t, which `script` provides.
+        const cmd = [CRICTL, ...crictlArgs(['exec', '-it', ctrId, 'sh', '-c', 'tty; echo tty-ok'])];
+        const tty = await run('script', ['-qec', cmd.map(quote).join(' '), '/dev/null'], {
+          timeoutMs: 120_000,
+        });
+        expect(tty.code).toBe(0);
+        expect(tty.stdout).toMatch(/^\/dev\/pts\/\d+\r\ntty-ok\r\n$/);
 
-      // Port-forward: a local port of crictl's choosing to the pod's 8080.
-      const pf = spawn(CRICTL, crictlArgs(['port-forward', podId, '0:8080']), {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      children.push(pf);
-      let pfOut = '';
-      pf.stdout!.on('data', (b) => (pfOut += b));
-      pf.stderr!.on('data', (b) => (pfOut += b));
-      const forwarded = await waitFor(
-        async () => /Forwarding from 127\.0\.0\.1:(\d+) -> 8080/.exec(pfOut),
-        (m) => m !== null || pf.exitCode !== null,
-        60_000,
-      );
-      expect(forwarded, pfOut).not.toBeNull();
-      const body = await fetch(`http://127.0.0.1:${forwarded![1]}/`).then((r) => r.text());
-      expect(body).toBe('served by berth\n');
-      const pfExited = new Promise((r) => pf.once('exit', r));
-      pf.kill('SIGINT');
-      await pfExited;
+        // Port-forward: a local port of crictl's choosing to the pod's 8080.
+        const pf = spawn(CRICTL, crictlArgs(['port-forward', podId, '0:8080']), {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        children.push(pf);
+        let pfOut = '';
+        pf.stdout!.on('data', (b) => (pfOut += b));
+        pf.stderr!.on('data', (b) => (pfOut += b));
+        const forwarded = await waitFor(
+          async () => /Forwarding from 127\.0\.0\.1:(\d+) -> 8080/.exec(pfOut),
+          (m) => m !== null || pf.exitCode !== null,
+          60_000,
+        );
+        expect(forwarded, pfOut).not.toBeNull();
+        const body = await fetch(`http://127.0.0.1:${forwarded![1]}/`).then((r) => r.text());
+        expect(body).toBe('served by berth\n');
+        const pfExited = new Promise((r) => pf.once('exit', r));
+        pf.kill('SIGINT');
+        await pfExited;
 
-      await ok('stop', ctrId);
-      const stopped = JSON.parse(await ok('ps', '-a', '-o', 'json')).containers;
-      expect(stopped).toEqual([expect.objectContaining({ id: ctrId, state: 'CONTAINER_EXITED' })]);
-      await ok('rm', ctrId);
-      expect(JSON.parse(await ok('ps', '-a', '-o', 'json')).containers).toEqual([]);
+        await ok('stop', ctrId);
+        const stopped = JSON.parse(await ok('ps', '-a', '-o', 'json')).containers;
+        expect(stopped).toEqual([
+          expect.objectContaining({ id: ctrId, state: 'CONTAINER_EXITED' }),
+        ]);
+        await ok('rm', ctrId);
+        expect(JSON.parse(await ok('ps', '-a', '-o', 'json')).containers).toEqual([]);
 
-      await ok('stopp', podId);
-      expect(JSON.parse(await ok('pods', '-o', 'json')).items).toEqual([
-        expect.objectContaining({ id: podId, state: 'SANDBOX_NOTREADY' }),
-      ]);
-      await ok('rmp', podId);
-      expect(JSON.parse(await ok('pods', '-o', 'json')).items).toEqual([]);
-    });
+        await ok('stopp', podId);
+        expect(JSON.parse(await ok('pods', '-o', 'json')).items).toEqual([
+          expect.objectContaining({ id: podId, state: 'SANDBOX_NOTREADY' }),
+        ]);
+        await ok('rmp', podId);
+        expect(JSON.parse(await ok('pods', '-o', 'json')).items).toEqual([]);
+      },
+    );
   },
 );
