@@ -493,17 +493,79 @@ static int on_throwaway_thread(void *(*fn)(void *), void *job) {
   return rc;
 }
 
+// The namespace jobs below share one shape: their work runs on a throwaway
+// thread and their promise settles on the loop thread. Each job's struct
+// starts with NS_JOB_FIELDS, so it is an ns_job too.
+typedef struct ns_job ns_job;
+#define NS_JOB_FIELDS                                                              \
+  napi_async_work work;                                                            \
+  napi_deferred deferred;                                                          \
+  const char *name;                      /* the JS function, for its errors */    \
+  void *(*run)(void *);                  /* on the throwaway thread */            \
+  const char *(*error_path)(ns_job *);   /* the path an error names, or NULL */   \
+  napi_value (*result)(napi_env, ns_job *); /* resolved value; NULL: undefined */ \
+  void (*release)(ns_job *);             /* frees what the job holds, or NULL */  \
+  int err;                                                                         \
+  const char *syscall;
+struct ns_job {
+  NS_JOB_FIELDS
+};
+
+static void ns_job_execute(napi_env env, void *data) {
+  (void)env;
+  ns_job *job = data;
+  int rc = on_throwaway_thread(job->run, job);
+  if (rc != 0) {
+    job->err = rc;
+    job->syscall = "pthread_create";
+  }
+}
+
+static void ns_job_free(ns_job *job) {
+  if (job->release) job->release(job);
+  free(job);
+}
+
+static void ns_job_complete(napi_env env, napi_status status, void *data) {
+  ns_job *job = data;
+  if (status != napi_ok && job->err == 0) {
+    job->err = ECANCELED;
+    job->syscall = job->name;
+  }
+  if (job->err) {
+    const char *path = job->error_path ? job->error_path(job) : NULL;
+    napi_reject_deferred(env, job->deferred, make_errno_error(env, job->err, job->syscall, path));
+  } else {
+    napi_resolve_deferred(env, job->deferred, job->result ? job->result(env, job) : undefined(env));
+  }
+  napi_delete_async_work(env, job->work);
+  ns_job_free(job);
+}
+
+// Queues a filled-in job and returns its promise; on failure the job is freed.
+static napi_value ns_job_queue(napi_env env, ns_job *job) {
+  napi_value promise, resource_name;
+  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
+    ns_job_free(job);
+    return NULL;
+  }
+  napi_create_string_utf8(env, job->name, NAPI_AUTO_LENGTH, &resource_name);
+  if (napi_create_async_work(env, NULL, resource_name, ns_job_execute, ns_job_complete, job, &job->work) != napi_ok) {
+    ns_job_free(job);
+    return NULL;
+  }
+  CHECK(napi_queue_async_work(env, job->work));
+  return promise;
+}
+
 // pinNetns(target: string): Promise<void>. A new network namespace, bind-mounted
 // onto `target` (an existing file) so it outlives every process in it. A
 // namespace belongs to a thread, so the work runs on a thread made for it and
 // then discarded: neither the loop thread nor libuv's pool ever leaves the
 // daemon's namespace (Go's runtimes lock a throwaway OS thread the same way).
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
+  NS_JOB_FIELDS
   char target[PATH_ARG];
-  int err;
-  const char *syscall;
 } pin_netns_job;
 
 static void *pin_netns_thread(void *data) {
@@ -518,33 +580,10 @@ static void *pin_netns_thread(void *data) {
   return NULL;
 }
 
-static void pin_netns_execute(napi_env env, void *data) {
-  (void)env;
-  pin_netns_job *job = data;
-  int rc = on_throwaway_thread(pin_netns_thread, job);
-  if (rc != 0) {
-    job->err = rc;
-    job->syscall = "pthread_create";
-  }
-}
-
-static void pin_netns_complete(napi_env env, napi_status status, void *data) {
-  pin_netns_job *job = data;
-  if (status != napi_ok && job->err == 0) {
-    job->err = ECANCELED;
-    job->syscall = "pinNetns";
-  }
-  if (job->err) {
-    napi_reject_deferred(env, job->deferred, make_errno_error(env, job->err, job->syscall, job->target));
-  } else {
-    napi_resolve_deferred(env, job->deferred, undefined(env));
-  }
-  napi_delete_async_work(env, job->work);
-  free(job);
-}
+static const char *pin_netns_error_path(ns_job *job) { return ((pin_netns_job *)job)->target; }
 
 static napi_value pin_netns(napi_env env, napi_callback_info info) {
-  napi_value argv[1], promise, resource_name;
+  napi_value argv[1];
   if (get_args(env, info, 1, argv)) return NULL;
   pin_netns_job *job = calloc(1, sizeof *job);
   if (!job) return throw_errno(env, ENOMEM, "pinNetns", NULL);
@@ -553,14 +592,10 @@ static napi_value pin_netns(napi_env env, napi_callback_info info) {
     free(job);
     return NULL;
   }
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
-    free(job);
-    return NULL;
-  }
-  napi_create_string_utf8(env, "berth:pinNetns", NAPI_AUTO_LENGTH, &resource_name);
-  CHECK(napi_create_async_work(env, NULL, resource_name, pin_netns_execute, pin_netns_complete, job, &job->work));
-  CHECK(napi_queue_async_work(env, job->work));
-  return promise;
+  job->name = "pinNetns";
+  job->run = pin_netns_thread;
+  job->error_path = pin_netns_error_path;
+  return ns_job_queue(env, (ns_job *)job);
 }
 
 // pinPodNamespaces(netns, ipcTarget, utsTarget, hostname, sysctls): Promise<void>.
@@ -572,16 +607,13 @@ static napi_value pin_netns(napi_env env, napi_callback_info info) {
 // pinned at `netns`, which the thread joins first. As for pinNetns, all of it
 // happens on a throwaway thread: /proc/sys and the namespaces are per thread.
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
+  NS_JOB_FIELDS
   char netns[PATH_ARG];
   char ipc[PATH_ARG];
   char uts[PATH_ARG];
   char hostname[256];
   char *sysctls;
   char failed_path[PATH_ARG];
-  int err;
-  const char *syscall;
 } pin_pod_job;
 
 static int pin_pod_fail(pin_pod_job *job, const char *syscall, const char *path) {
@@ -649,35 +681,15 @@ static void *pin_pod_thread(void *data) {
   return NULL;
 }
 
-static void pin_pod_execute(napi_env env, void *data) {
-  (void)env;
-  pin_pod_job *job = data;
-  int rc = on_throwaway_thread(pin_pod_thread, job);
-  if (rc != 0) {
-    job->err = rc;
-    job->syscall = "pthread_create";
-  }
+static const char *pin_pod_error_path(ns_job *job) {
+  pin_pod_job *p = (pin_pod_job *)job;
+  return p->failed_path[0] ? p->failed_path : NULL;
 }
 
-static void pin_pod_complete(napi_env env, napi_status status, void *data) {
-  pin_pod_job *job = data;
-  if (status != napi_ok && job->err == 0) {
-    job->err = ECANCELED;
-    job->syscall = "pinPodNamespaces";
-  }
-  if (job->err) {
-    const char *path = job->failed_path[0] ? job->failed_path : NULL;
-    napi_reject_deferred(env, job->deferred, make_errno_error(env, job->err, job->syscall, path));
-  } else {
-    napi_resolve_deferred(env, job->deferred, undefined(env));
-  }
-  napi_delete_async_work(env, job->work);
-  free(job->sysctls);
-  free(job);
-}
+static void pin_pod_release(ns_job *job) { free(((pin_pod_job *)job)->sysctls); }
 
 static napi_value pin_pod_namespaces(napi_env env, napi_callback_info info) {
-  napi_value argv[5], promise, resource_name;
+  napi_value argv[5];
   if (get_args(env, info, 5, argv)) return NULL;
   pin_pod_job *job = calloc(1, sizeof *job);
   if (!job) return throw_errno(env, ENOMEM, "pinPodNamespaces", NULL);
@@ -700,28 +712,21 @@ static napi_value pin_pod_namespaces(napi_env env, napi_callback_info info) {
     }
     napi_get_value_string_utf8(env, argv[4], job->sysctls, n + 1, &n);
   }
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
-    free(job->sysctls);
-    free(job);
-    return NULL;
-  }
-  napi_create_string_utf8(env, "berth:pinPodNamespaces", NAPI_AUTO_LENGTH, &resource_name);
-  CHECK(napi_create_async_work(env, NULL, resource_name, pin_pod_execute, pin_pod_complete, job, &job->work));
-  CHECK(napi_queue_async_work(env, job->work));
-  return promise;
+  job->name = "pinPodNamespaces";
+  job->run = pin_pod_thread;
+  job->error_path = pin_pod_error_path;
+  job->release = pin_pod_release;
+  return ns_job_queue(env, (ns_job *)job);
 }
 
 // readNetDev(netnsPath): Promise<string>. /proc/net/dev as seen from inside the
 // network namespace pinned at netnsPath (per-interface counters), read on a
 // throwaway thread that joins it: no process needs to live in the namespace.
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
+  NS_JOB_FIELDS
   char netns[PATH_ARG];
   char text[65536];
   size_t len;
-  int err;
-  const char *syscall;
 } net_dev_job;
 
 static void *net_dev_thread(void *data) {
@@ -761,35 +766,17 @@ static void *net_dev_thread(void *data) {
   return NULL;
 }
 
-static void net_dev_execute(napi_env env, void *data) {
-  (void)env;
-  net_dev_job *job = data;
-  int rc = on_throwaway_thread(net_dev_thread, job);
-  if (rc != 0) {
-    job->err = rc;
-    job->syscall = "pthread_create";
-  }
-}
+static const char *net_dev_error_path(ns_job *job) { return ((net_dev_job *)job)->netns; }
 
-static void net_dev_complete(napi_env env, napi_status status, void *data) {
-  net_dev_job *job = data;
-  if (status != napi_ok && job->err == 0) {
-    job->err = ECANCELED;
-    job->syscall = "readNetDev";
-  }
-  if (job->err) {
-    napi_reject_deferred(env, job->deferred, make_errno_error(env, job->err, job->syscall, job->netns));
-  } else {
-    napi_value text;
-    napi_create_string_utf8(env, job->text, job->len, &text);
-    napi_resolve_deferred(env, job->deferred, text);
-  }
-  napi_delete_async_work(env, job->work);
-  free(job);
+static napi_value net_dev_result(napi_env env, ns_job *job) {
+  net_dev_job *d = (net_dev_job *)job;
+  napi_value text;
+  napi_create_string_utf8(env, d->text, d->len, &text);
+  return text;
 }
 
 static napi_value read_net_dev(napi_env env, napi_callback_info info) {
-  napi_value argv[1], promise, resource_name;
+  napi_value argv[1];
   if (get_args(env, info, 1, argv)) return NULL;
   net_dev_job *job = calloc(1, sizeof *job);
   if (!job) return throw_errno(env, ENOMEM, "readNetDev", NULL);
@@ -798,14 +785,11 @@ static napi_value read_net_dev(napi_env env, napi_callback_info info) {
     free(job);
     return NULL;
   }
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
-    free(job);
-    return NULL;
-  }
-  napi_create_string_utf8(env, "berth:readNetDev", NAPI_AUTO_LENGTH, &resource_name);
-  CHECK(napi_create_async_work(env, NULL, resource_name, net_dev_execute, net_dev_complete, job, &job->work));
-  CHECK(napi_queue_async_work(env, job->work));
-  return promise;
+  job->name = "readNetDev";
+  job->run = net_dev_thread;
+  job->error_path = net_dev_error_path;
+  job->result = net_dev_result;
+  return ns_job_queue(env, (ns_job *)job);
 }
 
 // connectInNetns(netnsPath: string, ipv6: boolean, port: number, timeoutMs: number): Promise<number>.
@@ -814,15 +798,12 @@ static napi_value read_net_dev(napi_env env, napi_callback_info info) {
 // A socket belongs to the namespace it was created in, so only its creation
 // needs the namespace: that happens on a throwaway thread, as for pinNetns.
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
+  NS_JOB_FIELDS
   char netns[PATH_ARG];
   int ipv6;
   int port;
   int timeout_ms;
   int fd;
-  int err;
-  const char *syscall;
 } connect_netns_job;
 
 static void *connect_netns_thread(void *data) {
@@ -881,37 +862,25 @@ static void *connect_netns_thread(void *data) {
   return NULL;
 }
 
-static void connect_netns_execute(napi_env env, void *data) {
-  (void)env;
-  connect_netns_job *job = data;
-  int rc = on_throwaway_thread(connect_netns_thread, job);
-  if (rc != 0) {
-    job->err = rc;
-    job->syscall = "pthread_create";
-  }
+static const char *connect_netns_error_path(ns_job *job) {
+  // A refused connection is about the port, not the namespace file.
+  return strcmp(job->syscall, "connect") == 0 ? NULL : ((connect_netns_job *)job)->netns;
 }
 
-static void connect_netns_complete(napi_env env, napi_status status, void *data) {
-  connect_netns_job *job = data;
-  if (status != napi_ok && job->err == 0) {
-    job->err = ECANCELED;
-    job->syscall = "connectInNetns";
-  }
-  if (job->err) {
-    if (job->fd >= 0) close(job->fd);
-    const char *path = strcmp(job->syscall, "connect") == 0 ? NULL : job->netns;
-    napi_reject_deferred(env, job->deferred, make_errno_error(env, job->err, job->syscall, path));
-  } else {
-    napi_value fd;
-    napi_create_int32(env, job->fd, &fd);
-    napi_resolve_deferred(env, job->deferred, fd);
-  }
-  napi_delete_async_work(env, job->work);
-  free(job);
+static napi_value connect_netns_result(napi_env env, ns_job *job) {
+  napi_value fd;
+  napi_create_int32(env, ((connect_netns_job *)job)->fd, &fd);
+  return fd;
+}
+
+// A socket made but not handed over (the job failed or was cancelled) is closed.
+static void connect_netns_release(ns_job *job) {
+  connect_netns_job *c = (connect_netns_job *)job;
+  if (job->err && c->fd >= 0) close(c->fd);
 }
 
 static napi_value connect_in_netns(napi_env env, napi_callback_info info) {
-  napi_value argv[4], promise, resource_name;
+  napi_value argv[4];
   if (get_args(env, info, 4, argv)) return NULL;
   connect_netns_job *job = calloc(1, sizeof *job);
   if (!job) return throw_errno(env, ENOMEM, "connectInNetns", NULL);
@@ -934,14 +903,12 @@ static napi_value connect_in_netns(napi_env env, napi_callback_info info) {
   job->ipv6 = ipv6;
   job->port = (int)port;
   job->timeout_ms = (int)timeout;
-  if (napi_create_promise(env, &job->deferred, &promise) != napi_ok) {
-    free(job);
-    return NULL;
-  }
-  napi_create_string_utf8(env, "berth:connectInNetns", NAPI_AUTO_LENGTH, &resource_name);
-  CHECK(napi_create_async_work(env, NULL, resource_name, connect_netns_execute, connect_netns_complete, job, &job->work));
-  CHECK(napi_queue_async_work(env, job->work));
-  return promise;
+  job->name = "connectInNetns";
+  job->run = connect_netns_thread;
+  job->error_path = connect_netns_error_path;
+  job->result = connect_netns_result;
+  job->release = connect_netns_release;
+  return ns_job_queue(env, (ns_job *)job);
 }
 
 // setWinsize(fd, rows, cols): TIOCSWINSZ on a pty master, which also delivers
