@@ -1,5 +1,6 @@
 // Pinned network namespaces for pods: `<state>/netns/<id>`, a bind mount of the
-// namespace file so it outlives every process in it (and the daemon).
+// namespace file so it outlives every process in it (and the daemon). Unpinning
+// and the pin check serve a pod's other pinned namespaces too (pod-namespaces.ts).
 
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -27,10 +28,11 @@ async function pinNew(dir: string, id: string): Promise<string> {
 
 /** Unpins and removes the namespace file; a missing one is not an error. */
 export function removeNetns(file: string): Promise<void> {
-  return traceStep('netns remove', () => unpin(file));
+  return traceStep('netns remove', () => unpinNamespaceFile(file));
 }
 
-async function unpin(file: string): Promise<void> {
+/** Unmounts a pinned namespace file and removes it; a missing one is not an error. */
+export async function unpinNamespaceFile(file: string): Promise<void> {
   try {
     umount2(file, MNT.DETACH);
   } catch (err) {
@@ -41,7 +43,7 @@ async function unpin(file: string): Promise<void> {
 }
 
 /** True when `file` is a pinned namespace (a mount of nsfs), not just an empty file. */
-export async function isPinnedNetns(file: string): Promise<boolean> {
+export async function isPinnedNamespace(file: string): Promise<boolean> {
   try {
     const st = await fs.stat(file);
     return st.dev !== (await fs.stat(path.dirname(file))).dev;

@@ -9,8 +9,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errFailedPrecondition, errInternal } from '../../core/errors/catalogue.js';
 import { NamespaceMode, type PodSandboxConfig } from '../../api/gen/cri/runtime/v1/api.js';
-import { MNT, pinPodNamespaces, umount2 } from '../../native/index.js';
+import { pinPodNamespaces } from '../../native/index.js';
 import type { CriConfig } from './config.js';
+import { isPinnedNamespace, unpinNamespaceFile } from './netns.js';
 import type { SandboxRecord } from './store.js';
 
 /** Pinning of infra-less pods' namespaces: this file's functions, or fakes in tests. */
@@ -93,30 +94,13 @@ export async function pinSandboxNamespaces(o: PinOptions): Promise<{ ipc?: strin
 
 /** Unpins a pod's IPC and UTS namespaces; idempotent. */
 export async function unpinSandboxNamespaces(sb: SandboxRecord): Promise<void> {
-  for (const f of [sb.pinnedNs?.ipc, sb.pinnedNs?.uts]) {
-    if (!f) continue;
-    try {
-      umount2(f, MNT.DETACH);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'EINVAL' && code !== 'ENOENT') throw err;
-    }
-    await fs.rm(f, { force: true });
-  }
+  for (const f of [sb.pinnedNs?.ipc, sb.pinnedNs?.uts]) if (f) await unpinNamespaceFile(f);
 }
 
 /** Whether every pinned namespace of an infra-less pod is still in place (after a restart). */
 export async function pinsInPlace(sb: SandboxRecord): Promise<boolean> {
-  const files = [sb.netnsPath, sb.pinnedNs?.ipc, sb.pinnedNs?.uts].filter((f): f is string => !!f);
-  for (const f of files) {
-    try {
-      const st = await fs.stat(f);
-      // A pin is a mount of nsfs: another device than the directory it sits in.
-      if (st.dev === (await fs.stat(path.dirname(f))).dev) return false;
-    } catch {
-      return false;
-    }
-  }
+  const files = [sb.netnsPath, sb.pinnedNs?.ipc, sb.pinnedNs?.uts].filter((f) => f !== undefined);
+  for (const f of files) if (!(await isPinnedNamespace(f))) return false;
   return true;
 }
 

@@ -105,8 +105,8 @@ export function sandboxSpec(i: SandboxSpecInput): Spec {
   const hostNet = ns?.network === NamespaceMode.NODE;
   const hostIpc = ns?.ipc === NamespaceMode.NODE;
   const hostPid = ns?.pid === NamespaceMode.NODE;
+  // Checked against the pod's namespaces (checkSysctls) when RunPodSandbox began.
   const sysctls = linux?.sysctls ?? {};
-  checkSysctls(sysctls, hostNet, hostIpc);
   const opts: SpecOpt[] = [
     withImageConfig({ ...i.image.config, User: '' }),
     withCgroupsPath(cgroupsPath(linux?.cgroupParent, i.id)),
